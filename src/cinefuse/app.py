@@ -1,0 +1,110 @@
+"""``create_app(settings)``: builds every service once and mounts the routers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from cinefuse.api.health import health_router
+from cinefuse.api.media import media_router
+from cinefuse.api.rest import rest_router
+from cinefuse.api.tasks import TaskHandler
+from cinefuse.api.ws import ws_router
+from cinefuse.delivery.outbound import OutboundClient, OutboundPolicy
+from cinefuse.engine.dispatcher import Dispatcher, NullDispatcher
+from cinefuse.engine.local import LocalWorkerPool
+from cinefuse.engine.runner import RunnerContext
+from cinefuse.generation.registry import engine_provider
+from cinefuse.jobs.db import make_engine, migrate
+from cinefuse.jobs.repository import JobRepository
+from cinefuse.jobs.service import JobService
+from cinefuse.jobs.sweeper import Sweeper
+from cinefuse.jobs.writer import BatchWriter
+from cinefuse.keys import KeyRing, configured_keys, load_or_create_secret
+from cinefuse.media.inputs import ImageInputs
+from cinefuse.settings import Settings
+from cinefuse.storage.base import MediaStore
+from cinefuse.storage.local import LocalMediaStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Everything a server or worker process holds, built in one place."""
+
+    settings: Settings
+    repo: JobRepository
+    store: MediaStore
+    images: ImageInputs
+    runner: RunnerContext
+
+
+def build_store(settings: Settings) -> MediaStore:
+    if settings.s3_bucket:
+        from cinefuse.storage.s3 import S3MediaStore
+
+        return S3MediaStore(
+            settings.s3_bucket, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region,
+            access_key=settings.s3_access_key, secret_key=settings.s3_secret_key, prefix=settings.s3_prefix,
+        )  # fmt: skip
+    return LocalMediaStore(settings.data_dir / "media", settings.base_url, load_or_create_secret(settings))
+
+
+def build_services(settings: Settings) -> Services:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = make_engine(settings.resolved_database_url)
+    migrate(db)
+    repo = JobRepository(db)
+    store = build_store(settings)
+    outbound = OutboundClient(OutboundPolicy.from_setting(settings.outbound_allow))
+    images = ImageInputs(repo, store, outbound)
+    runner = RunnerContext(
+        repo=repo, store=store, images=images, engine_for=engine_provider(settings.engine),
+        sign=store.signed_url, prices=settings.prices, work_dir=settings.data_dir / "work",
+        lease_seconds=settings.lease_seconds, default_ttl=settings.default_ttl, x264_preset=settings.x264_preset,
+    )  # fmt: skip
+    return Services(settings, repo, store, images, runner)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    services = build_services(settings)
+    keys = KeyRing(services.repo, configured_keys(settings)[0])
+    writer = BatchWriter(services.repo)
+    dispatcher: Dispatcher = (
+        LocalWorkerPool(services.runner, settings.workers) if settings.workers > 0 else NullDispatcher()
+    )
+    jobs = JobService(
+        services.repo, writer, services.images, dispatcher, services.store.signed_url,
+        queue_limit=settings.queue_limit, max_attempts=settings.max_attempts,
+    )  # fmt: skip
+    jobs.refresh_queue_counts()
+    sweeper = Sweeper(services.repo, services.store, settings.sweep_interval, extra=jobs.refresh_queue_counts)
+    handler = TaskHandler(keys, jobs, services.images, rate_limit=settings.rate_limit)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        dispatcher.start()
+        sweeper.start()
+        try:
+            yield
+        finally:
+            dispatcher.stop()
+            sweeper.stop()
+            writer.close()
+
+    app = FastAPI(title="cinefuse", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app.state.services = services
+    app.state.jobs = jobs
+    app.state.sweeper = sweeper
+    app.include_router(health_router())
+    app.include_router(rest_router(handler, settings.max_body_bytes))
+    app.include_router(ws_router(handler, settings.ws_idle_timeout, settings.max_body_bytes))
+    if isinstance(services.store, LocalMediaStore):
+        app.include_router(media_router(services.store))
+    return app

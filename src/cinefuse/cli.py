@@ -1,0 +1,179 @@
+"""The ``cinefuse`` command: serve, worker, generate, keys, doctor."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cinefuse.settings import Settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="cinefuse: self-hosted video generation server")
+
+
+def _settings(**overrides: object) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="Port")] = None,
+) -> None:
+    """Start the API with its embedded workers (embedded profile)."""
+    import uvicorn
+
+    from cinefuse.app import create_app
+    from cinefuse.keys import configured_keys
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _settings(host=host, port=port)
+    keys, created = configured_keys(settings)
+    application = create_app(settings)
+    typer.echo(f"cinefuse listening on {settings.base_url}  (REST: POST {settings.base_url}/v1, "
+               f"WebSocket: {settings.base_url.replace('http', 'ws', 1)}/v1)")  # fmt: skip
+    if not settings.api_keys:
+        note = "created and stored in" if created else "from"
+        typer.echo(f"API key ({note} {settings.data_dir / 'api_key'}): {keys[0]}")
+    sys.stdout.flush()
+    uvicorn.run(
+        application, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
+        access_log=False, log_level="warning", timeout_graceful_shutdown=5,
+    )  # fmt: skip
+
+
+@app.command()
+def worker(
+    workers: Annotated[int, typer.Option(help="Worker threads in this process")] = 1,
+) -> None:
+    """Run workers without the API, against the configured job store."""
+    from cinefuse.app import build_services
+    from cinefuse.engine.local import LocalWorkerPool
+    from cinefuse.jobs.sweeper import Sweeper
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    services = build_services(settings)
+    pool = LocalWorkerPool(services.runner, workers)
+    sweeper = Sweeper(services.repo, services.store, settings.sweep_interval)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    pool.start()
+    sweeper.start()
+    typer.echo(f"cinefuse worker {services.runner.owner} running {workers} thread(s)")
+    sys.stdout.flush()
+    stop.wait()
+    pool.stop()
+    sweeper.stop()
+
+
+@app.command()
+def generate(
+    prompt: Annotated[str, typer.Argument(help="Text prompt")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output file")] = Path("out.mp4"),
+    image: Annotated[list[Path] | None, typer.Option("--image", help="First (then last) frame image")] = None,
+    reference: Annotated[list[Path] | None, typer.Option("--reference", help="Reference image (fusion)")] = None,
+    camera: Annotated[str | None, typer.Option(help="cameraMovement")] = None,
+    style: Annotated[str | None, typer.Option(help="style")] = None,
+    effect: Annotated[str | None, typer.Option(help="effect")] = None,
+    motion: Annotated[str, typer.Option(help="motionMode: normal|fast")] = "normal",
+    resolution: Annotated[str, typer.Option(help="360p|540p|720p|1080p")] = "720p",
+    duration: Annotated[int, typer.Option(help="5 or 8 seconds")] = 5,
+    fps: Annotated[int, typer.Option(help="16 or 24")] = 16,
+    seed: Annotated[int, typer.Option(help="Seed")] = 42,
+    negative: Annotated[str | None, typer.Option(help="negativePrompt")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="MP4|WEBM|MOV")] = "MP4",
+    quality: Annotated[int, typer.Option(help="outputQuality 20..99")] = 95,
+) -> None:
+    """Render one clip on this machine, without a server, validated like an API task."""
+    import base64
+    import uuid
+
+    from rich.progress import Progress
+
+    from cinefuse.errors import CinefuseError
+    from cinefuse.generation.base import GenerationRequest
+    from cinefuse.generation.registry import make_engine
+    from cinefuse.media.images import load_image
+    from cinefuse.media.video import encode_frames
+    from cinefuse.models.registry import get_model
+    from cinefuse.schemas.tasks import VideoInferenceTask, parse_task
+
+    raw: dict[str, object] = {
+        "taskType": "videoInference", "taskUUID": str(uuid.uuid4()), "model": "pixverse:1@3",
+        "positivePrompt": prompt, "duration": duration, "fps": fps, "seed": seed, "outputFormat": fmt.upper(),
+        "outputQuality": quality, "resolution": resolution,
+    }  # fmt: skip
+    if negative:
+        raw["negativePrompt"] = negative
+    pixverse = {k: v for k, v in {"cameraMovement": camera, "style": style, "effect": effect,
+                                  "motionMode": motion}.items() if v}  # fmt: skip
+    raw["providerSettings"] = {"pixverse": pixverse}
+    inline = lambda p: base64.b64encode(p.read_bytes()).decode()  # noqa: E731
+    if image:
+        raw["inputs"] = {"frameImages": [inline(p) for p in image]}
+    if reference:
+        raw.setdefault("inputs", {})["referenceImages"] = [inline(p) for p in reference]  # type: ignore[index]
+    try:
+        task = parse_task(raw)
+        assert isinstance(task, VideoInferenceTask)
+        caps = get_model(task.model)
+        assert caps is not None
+        frames = {f.position: load_image(p.read_bytes(), f.image.parameter)
+                  for f, p in zip(task.frame_images, image or [], strict=False)}  # fmt: skip
+        refs = tuple(load_image(p.read_bytes(), f"inputs.referenceImages[{i}]") for i, p in enumerate(reference or []))
+    except CinefuseError as error:
+        typer.echo(f"error: {error.code}: {error.message}" + (f" ({error.parameter})" if error.parameter else ""))
+        raise typer.Exit(2) from None
+    width, height = task.width, task.height
+    if width is None or height is None:
+        h, w = next(iter(frames.values())).shape[:2]
+        width, height = caps.size_for(task.resolution, caps.nearest_aspect(w, h))
+    request = GenerationRequest(
+        prompt=task.positive_prompt, negative_prompt=task.negative_prompt, width=width, height=height,
+        fps=task.fps, num_frames=task.num_frames, seed=task.seed, camera_movement=task.camera_movement,
+        effect=task.effect, style=task.style, motion_mode="fast" if task.effective_motion_mode(caps) == "fast"
+        else "normal", first_frame=frames.get("first"), last_frame=frames.get("last"), reference_images=refs,
+    )  # fmt: skip
+    engine = make_engine(os.environ.get("CINEFUSE_ENGINE", "preview"))
+    started = time.perf_counter()
+    with Progress() as progress:
+        bar = progress.add_task(f"{engine.name}: {width}x{height}, {task.num_frames} frames", total=task.num_frames)
+        result = encode_frames(
+            engine.generate(request, lambda step, total: progress.update(bar, completed=step)), output,
+            fmt=task.output_format, width=width, height=height, fps=task.fps,  # type: ignore[arg-type]
+            quality=task.output_quality,
+        )  # fmt: skip
+    typer.echo(f"wrote {output} ({result.size_bytes} bytes, {result.frames} frames) "
+               f"in {time.perf_counter() - started:.2f} s")  # fmt: skip
+
+
+@app.command()
+def keys() -> None:
+    """Print the API key(s) this data dir uses (creating one if none is configured)."""
+    from cinefuse.keys import configured_keys
+
+    for key in configured_keys(Settings())[0]:
+        typer.echo(key)
+
+
+@app.command()
+def doctor() -> None:
+    """Report which engines, codecs, database and services are usable here."""
+    from cinefuse.doctor import report
+
+    for name, ok, detail in report(Settings()):
+        typer.echo(f"[{'ok' if ok else '--'}] {name}: {detail}")
+
+
+def main() -> None:
+    app()

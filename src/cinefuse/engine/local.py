@@ -1,0 +1,68 @@
+"""The embedded dispatcher: a pool of worker threads that poll the job store.
+
+Used in-process by ``cinefuse serve`` and, with no API, by ``cinefuse worker`` in the
+embedded profile (several processes may share one SQLite file: claims are atomic).
+``dispatch`` only wakes an idle thread early; the store's queue is the truth.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from cinefuse.engine.runner import RunnerContext, run_job
+
+log = logging.getLogger(__name__)
+
+#: How often idle workers look for queued jobs they were not told about.
+POLL_INTERVAL = 0.5
+
+
+class LocalWorkerPool:
+    def __init__(self, ctx: RunnerContext, workers: int, poll_interval: float = POLL_INTERVAL) -> None:
+        self.ctx = ctx
+        self.workers = workers
+        self.poll_interval = poll_interval
+        self._wake = threading.Condition()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        ctx.stopping = self._stopping.is_set
+        self.on_job_done: Callable[[str, str | None], None] | None = None
+
+    def dispatch(self, job_id: str) -> None:
+        with self._wake:
+            self._wake.notify()
+
+    def start(self) -> None:
+        for i in range(self.workers):
+            thread = threading.Thread(target=self._loop, name=f"cinefuse-worker-{i}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop taking jobs; running ones give their lease back at their next step."""
+        self._stopping.set()
+        with self._wake:
+            self._wake.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=timeout)
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            ran = False
+            try:
+                for job_id in self.ctx.repo.next_queued(limit=self.workers):
+                    if self._stopping.is_set():
+                        return
+                    status = run_job(self.ctx, job_id)
+                    if status is not None:
+                        ran = True
+                        if self.on_job_done:
+                            self.on_job_done(job_id, status)
+                        break  # look at the queue afresh: oldest first
+            except Exception:  # the store is unreachable: keep the thread alive and retry
+                log.exception("worker loop error")
+            if not ran:
+                with self._wake:
+                    self._wake.wait(self.poll_interval)

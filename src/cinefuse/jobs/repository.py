@@ -1,0 +1,453 @@
+"""The job store: every read and write of jobs, results, images, keys and the outbox.
+
+Ownership rules (the reason this module exists):
+
+* A job is run only by the holder of its current lease. ``claim`` bumps ``fence``;
+  ``heartbeat``, ``finish_result`` and ``complete`` all require ``fence`` to still match
+  and the job to still be ``running``, so a worker whose lease expired (a zombie) can
+  never publish a result after another worker took the job over.
+* A result row goes ``pending -> success|error`` exactly once (the update is guarded by
+  ``status = 'pending'``), in the same transaction as its outbox rows.
+* ``requeue_expired`` (the sweeper) returns jobs whose lease ran out to ``queued``, or
+  fails them once ``attempts`` reached ``max_attempts``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, tuple_, update
+
+from cinefuse.jobs.db import is_sqlite, sqlite_path
+from cinefuse.jobs.models import (
+    Claim,
+    Delivery,
+    ImageRecord,
+    JobStatus,
+    JobView,
+    NewDelivery,
+    NewJob,
+    ResultView,
+)
+from cinefuse.jobs.tables import api_keys, images, jobs, outbox, results
+
+Clock = Callable[[], float]
+
+_RESULT_COLUMNS = ", ".join(
+    f"r.{c}"
+    for c in (
+        "idx", "video_uuid", "seed", "status", "progress", "media_key", "expires_at", "cost", "nsfw",
+        "error_code", "error_message",
+    )
+)  # fmt: skip
+_VIEW_SQL = (
+    f"SELECT j.id, j.status, {_RESULT_COLUMNS} FROM jobs j JOIN results r ON r.job_id = j.id"
+    " WHERE j.key_id = ? AND j.task_uuid = ? ORDER BY r.idx"
+)
+
+
+def hash_key(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def _result_view(row: Sequence[Any]) -> ResultView:
+    idx, video_uuid, seed, status, progress, media_key, expires_at, cost, nsfw, code, message = row
+    return ResultView(
+        idx, video_uuid, seed, status, progress, media_key, expires_at, cost,
+        None if nsfw is None else bool(nsfw), code, message,
+    )  # fmt: skip
+
+
+class JobRepository:
+    def __init__(self, engine: Engine, clock: Clock = time.time) -> None:
+        self.engine = engine
+        self.clock = clock
+        self._sqlite_file = sqlite_path(str(engine.url)) if is_sqlite(str(engine.url)) else None
+        self._local = threading.local()
+
+    # ------------------------------------------------------------------ keys
+
+    def ensure_keys(self, keys: Iterable[str], label: str = "") -> dict[str, int]:
+        """Register keys (idempotent); returns key hash -> key id for every known key."""
+        with self.engine.begin() as conn:
+            known = {h for (h,) in conn.execute(select(api_keys.c.key_hash))}
+            for key in keys:
+                key_hash = hash_key(key)
+                if key_hash not in known:
+                    conn.execute(insert(api_keys).values(key_hash=key_hash, label=label, created_at=self.clock()))
+                    known.add(key_hash)
+            return {h: i for i, h in conn.execute(select(api_keys.c.id, api_keys.c.key_hash))}
+
+    def key_ids(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return {h: i for i, h in conn.execute(select(api_keys.c.id, api_keys.c.key_hash))}
+
+    # ------------------------------------------------------------------ submission
+
+    def insert_jobs(self, batch: Sequence[NewJob]) -> list[bool]:
+        """Insert many jobs in one transaction (group commit); per job: inserted, or False
+        when its (key, taskUUID) already exists (conflictTaskUUID)."""
+        inserted = [False] * len(batch)
+        with self.engine.begin() as conn:
+            wanted = {(j.key_id, j.task_uuid) for j in batch}
+            existing = set(
+                conn.execute(
+                    select(jobs.c.key_id, jobs.c.task_uuid).where(
+                        tuple_(jobs.c.key_id, jobs.c.task_uuid).in_(list(wanted))
+                    )
+                ).tuples()
+            )
+            job_rows: list[dict[str, Any]] = []
+            result_rows: list[dict[str, Any]] = []
+            for i, job in enumerate(batch):
+                identity = (job.key_id, job.task_uuid)
+                if identity in existing:
+                    continue
+                existing.add(identity)  # a duplicate later in the same batch conflicts too
+                inserted[i] = True
+                job_rows.append(
+                    {
+                        "id": job.id, "key_id": job.key_id, "task_uuid": job.task_uuid, "model": job.model,
+                        "request": job.request, "status": "queued", "attempts": 0,
+                        "max_attempts": job.max_attempts, "fence": 0,
+                        "cancel_requested": False, "created_at": job.created_at, "updated_at": job.created_at,
+                    }
+                )  # fmt: skip
+                result_rows.extend(
+                    {"job_id": job.id, "idx": r.idx, "video_uuid": r.video_uuid, "seed": r.seed,
+                     "status": "pending", "progress": 0}
+                    for r in job.results
+                )  # fmt: skip
+            if job_rows:
+                conn.execute(insert(jobs), job_rows)
+                conn.execute(insert(results), result_rows)
+        return inserted
+
+    def queued_counts(self) -> dict[int, int]:
+        """Queued jobs per key id (load shedding)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(jobs.c.key_id, func.count()).where(jobs.c.status == "queued").group_by(jobs.c.key_id)
+            )
+            return {k: n for k, n in rows}
+
+    # ------------------------------------------------------------------ reads
+
+    def _sqlite_reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "reader", None)
+        if conn is None:
+            assert self._sqlite_file is not None
+            # Autocommit: each SELECT sees the newest committed state (WAL readers never block).
+            conn = sqlite3.connect(self._sqlite_file, isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout={30_000}")
+            self._local.reader = conn
+        return conn
+
+    def job_view(self, key_id: int, task_uuid: str) -> JobView | None:
+        """The job and its results, or None if this key never submitted that taskUUID.
+
+        This is the getResponse hot path: on SQLite it runs one prepared statement on a
+        per-thread connection, cheap enough to call from the event loop.
+        """
+        if self._sqlite_file is not None:
+            rows = self._sqlite_reader().execute(_VIEW_SQL, (key_id, task_uuid)).fetchall()
+        else:
+            with self.engine.connect() as conn:
+                rows = list(conn.exec_driver_sql(_VIEW_SQL.replace("?", "%s"), (key_id, task_uuid)))
+        if not rows:
+            return None
+        status: JobStatus = rows[0][1]
+        return JobView(rows[0][0], status, tuple(_result_view(row[2:]) for row in rows))
+
+    def job_status(self, job_id: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(jobs.c.status).where(jobs.c.id == job_id)).scalar_one_or_none()
+
+    def job_request(self, job_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            value = conn.execute(select(jobs.c.request).where(jobs.c.id == job_id)).scalar_one_or_none()
+            return dict(value) if value is not None else None
+
+    # ------------------------------------------------------------------ images
+
+    def insert_image(self, record: ImageRecord) -> None:
+        now = self.clock()
+        with self.engine.begin() as conn:
+            conn.execute(
+                insert(images).values(
+                    uuid=record.uuid, key_id=record.key_id, media_key=record.media_key,
+                    content_type=record.content_type, width=record.width, height=record.height,
+                    created_at=now, last_used_at=now,
+                )
+            )  # fmt: skip
+
+    def get_image(self, key_id: int, image_uuid: str, *, touch: bool = True) -> ImageRecord | None:
+        """An uploaded image of this key (another key's image is "not found"); ``touch`` renews its retention."""
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(images).where(images.c.uuid == image_uuid, images.c.key_id == key_id)
+            ).one_or_none()
+            if row is None:
+                return None
+            if touch:
+                conn.execute(update(images).where(images.c.uuid == image_uuid).values(last_used_at=self.clock()))
+            return ImageRecord(row.uuid, row.key_id, row.media_key, row.content_type, row.width, row.height)
+
+    def expired_images(self, older_than: float, limit: int = 500) -> list[tuple[str, str]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(images.c.uuid, images.c.media_key).where(images.c.last_used_at < older_than).limit(limit)
+            )
+            return [(u, k) for u, k in rows]
+
+    def delete_images(self, uuids: Sequence[str]) -> None:
+        if uuids:
+            with self.engine.begin() as conn:
+                conn.execute(delete(images).where(images.c.uuid.in_(list(uuids))))
+
+    # ------------------------------------------------------------------ workers
+
+    def next_queued(self, limit: int = 1) -> list[str]:
+        """Oldest queued job ids (a hint: ``claim`` decides)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(jobs.c.id).where(jobs.c.status == "queued").order_by(jobs.c.created_at).limit(limit)
+            )
+            return [r for (r,) in rows]
+
+    def claim(self, job_id: str, owner: str, lease_seconds: float) -> Claim | None:
+        """Take the lease on a queued job; None if someone else has it or it is finished."""
+        now = self.clock()
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(jobs.c.fence, jobs.c.attempts, jobs.c.max_attempts, jobs.c.request, jobs.c.key_id,
+                       jobs.c.task_uuid)
+                .where(jobs.c.id == job_id, jobs.c.status == "queued")
+                .with_for_update(skip_locked=True)
+            ).one_or_none()  # fmt: skip
+            if row is None:
+                return None
+            fence = row.fence + 1
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id)
+                .values(status="running", fence=fence, attempts=row.attempts + 1, lease_owner=owner,
+                        lease_expires_at=now + lease_seconds, updated_at=now)
+            )  # fmt: skip
+            pending = conn.execute(
+                select(results.c.idx, results.c.seed, results.c.video_uuid)
+                .where(results.c.job_id == job_id, results.c.status == "pending")
+                .order_by(results.c.idx)
+            ).all()
+        return Claim(
+            job_id=job_id, fence=fence, owner=owner, attempts=row.attempts + 1, request=dict(row.request),
+            key_id=row.key_id, task_uuid=row.task_uuid, pending=tuple(r.idx for r in pending),
+            seeds={r.idx: r.seed for r in pending}, video_uuids={r.idx: r.video_uuid for r in pending},
+        )  # fmt: skip
+
+    def _holds(self, conn: Connection, claim: Claim, **values: Any) -> bool:
+        """Touch the job row if ``claim`` still owns it; this is the fence check."""
+        res = conn.execute(
+            update(jobs)
+            .where(jobs.c.id == claim.job_id, jobs.c.fence == claim.fence, jobs.c.status == "running")
+            .values(updated_at=self.clock(), **values)
+        )
+        return res.rowcount == 1
+
+    def heartbeat(self, claim: Claim, lease_seconds: float, progress: dict[int, int] | None = None) -> str:
+        """Renew the lease and record progress. Returns "ok", "cancel" (cancel requested) or "lost"."""
+        with self.engine.begin() as conn:
+            if not self._holds(conn, claim, lease_expires_at=self.clock() + lease_seconds):
+                return "lost"
+            for idx, value in (progress or {}).items():
+                conn.execute(
+                    update(results)
+                    .where(results.c.job_id == claim.job_id, results.c.idx == idx, results.c.status == "pending")
+                    .values(progress=value)
+                )
+            cancel = conn.execute(select(jobs.c.cancel_requested).where(jobs.c.id == claim.job_id)).scalar_one()
+        return "cancel" if cancel else "ok"
+
+    def finish_result(
+        self,
+        claim: Claim,
+        idx: int,
+        *,
+        values: dict[str, Any],
+        deliveries: Sequence[NewDelivery] = (),
+    ) -> bool:
+        """Move result ``idx`` from pending to its final state (``values`` holds ``status`` and
+        its fields) and queue its deliveries, atomically and only under a valid fence."""
+        now = self.clock()
+        with self.engine.begin() as conn:
+            if not self._holds(conn, claim):
+                return False
+            res = conn.execute(
+                update(results)
+                .where(results.c.job_id == claim.job_id, results.c.idx == idx, results.c.status == "pending")
+                .values(finished_at=now, **values)
+            )
+            if res.rowcount != 1:
+                return False
+            if deliveries:
+                conn.execute(
+                    insert(outbox),
+                    [
+                        {"job_id": claim.job_id, "result_idx": idx, "kind": d.kind, "url": d.url,
+                         "delivery_id": d.delivery_id, "payload": d.payload, "status": "pending", "attempts": 0,
+                         "next_attempt_at": now, "created_at": now}
+                        for d in deliveries
+                    ],
+                )  # fmt: skip
+        return True
+
+    def complete(self, claim: Claim, status: JobStatus, error: tuple[str, str] | None = None) -> bool:
+        """End the job (every result already final) if the fence still holds."""
+        with self.engine.begin() as conn:
+            code, message = error or (None, None)
+            return self._holds(
+                conn, claim, status=status, lease_owner=None, lease_expires_at=None,
+                error_code=code, error_message=message,
+            )  # fmt: skip
+
+    def release(self, claim: Claim) -> bool:
+        """Give a job back to the queue (e.g. worker shutting down) without counting it as failed."""
+        with self.engine.begin() as conn:
+            return self._holds(
+                conn, claim, status="queued", lease_owner=None, lease_expires_at=None,
+                attempts=max(claim.attempts - 1, 0),
+            )  # fmt: skip
+
+    # ------------------------------------------------------------------ cancellation
+
+    def request_cancel(self, key_id: int, task_uuid: str, message: str) -> str | None:
+        """Cancel a task of this key. Queued work is dropped at once (pending results become
+        ``taskCancelled``); running work is flagged and stops at its next step. Returns the
+        job's status afterwards, or None when the key has no such task."""
+        now = self.clock()
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(jobs.c.id, jobs.c.status).where(jobs.c.key_id == key_id, jobs.c.task_uuid == task_uuid)
+            ).one_or_none()
+            if row is None:
+                return None
+            if row.status == "queued":
+                conn.execute(
+                    update(jobs).where(jobs.c.id == row.id, jobs.c.status == "queued")
+                    .values(status="cancelled", cancel_requested=True, updated_at=now)
+                )  # fmt: skip
+                conn.execute(
+                    update(results).where(results.c.job_id == row.id, results.c.status == "pending")
+                    .values(status="error", error_code="taskCancelled", error_message=message, finished_at=now)
+                )  # fmt: skip
+                return "cancelled"
+            if row.status == "running":
+                conn.execute(update(jobs).where(jobs.c.id == row.id).values(cancel_requested=True))
+            return str(row.status)
+
+    def cancel_pending_results(self, claim: Claim, message: str) -> None:
+        with self.engine.begin() as conn:
+            if self._holds(conn, claim):
+                conn.execute(
+                    update(results).where(results.c.job_id == claim.job_id, results.c.status == "pending")
+                    .values(status="error", error_code="taskCancelled", error_message=message,
+                            finished_at=self.clock())
+                )  # fmt: skip
+
+    # ------------------------------------------------------------------ sweeper
+
+    def requeue_expired(self) -> tuple[list[str], list[str]]:
+        """Jobs whose lease ran out: back to the queue, or failed after ``max_attempts``.
+        Returns (requeued ids, failed ids)."""
+        now = self.clock()
+        requeued: list[str] = []
+        failed: list[str] = []
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(jobs.c.id, jobs.c.attempts, jobs.c.max_attempts, jobs.c.cancel_requested)
+                .where(jobs.c.status == "running", jobs.c.lease_expires_at < now)
+                .with_for_update(skip_locked=True)
+            ).all()
+            for row in rows:
+                if row.cancel_requested or row.attempts >= row.max_attempts:
+                    code, message = (
+                        ("taskCancelled", "Task cancelled.")
+                        if row.cancel_requested
+                        else ("inferenceError", f"Gave up after {row.attempts} attempts (worker lost).")
+                    )
+                    conn.execute(
+                        update(jobs).where(jobs.c.id == row.id)
+                        .values(status="cancelled" if row.cancel_requested else "error", lease_owner=None,
+                                lease_expires_at=None, error_code=code, error_message=message, updated_at=now,
+                                fence=jobs.c.fence + 1)
+                    )  # fmt: skip
+                    conn.execute(
+                        update(results).where(results.c.job_id == row.id, results.c.status == "pending")
+                        .values(status="error", error_code=code, error_message=message, finished_at=now)
+                    )  # fmt: skip
+                    failed.append(row.id)
+                else:
+                    # Bumping the fence here (not only at the next claim) cuts the zombie off at once.
+                    conn.execute(
+                        update(jobs).where(jobs.c.id == row.id)
+                        .values(status="queued", lease_owner=None, lease_expires_at=None, updated_at=now,
+                                fence=jobs.c.fence + 1)
+                    )  # fmt: skip
+                    requeued.append(row.id)
+        return requeued, failed
+
+    def expired_media(self, limit: int = 500) -> list[tuple[str, int, str]]:
+        """(job id, result idx, media key) of results whose ttl has passed."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(results.c.job_id, results.c.idx, results.c.media_key)
+                .where(results.c.media_key.is_not(None), results.c.expires_at < self.clock())
+                .limit(limit)
+            )
+            return [(j, i, k) for j, i, k in rows]
+
+    def forget_media(self, items: Sequence[tuple[str, int]]) -> None:
+        if items:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(results)
+                    .where(or_(*(and_(results.c.job_id == j, results.c.idx == i) for j, i in items)))
+                    .values(media_key=None)
+                )
+
+    # ------------------------------------------------------------------ outbox
+
+    def due_deliveries(self, limit: int = 100) -> list[Delivery]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(outbox)
+                .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= self.clock())
+                .order_by(outbox.c.next_attempt_at)
+                .limit(limit)
+            )
+            return [
+                Delivery(r.id, r.job_id, r.result_idx, r.kind, r.url, r.delivery_id, r.payload, r.attempts)
+                for r in rows
+            ]
+
+    def mark_delivery(
+        self, delivery_id: int, *, status: str, attempts: int, next_attempt_at: float, error: str | None
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(outbox).where(outbox.c.id == delivery_id)
+                .values(status=status, attempts=attempts, next_attempt_at=next_attempt_at, last_error=error)
+            )  # fmt: skip
+
+    def fail_result_after_delivery(self, job_id: str, idx: int, code: str, message: str) -> None:
+        """An upload finally failed: the result becomes an error (its file stays at videoURL)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(results).where(results.c.job_id == job_id, results.c.idx == idx)
+                .values(status="error", error_code=code, error_message=message)
+            )  # fmt: skip

@@ -1,0 +1,69 @@
+"""Periodic housekeeping: expired leases back to the queue, expired media and images deleted."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from cinefuse.jobs.repository import JobRepository
+from cinefuse.settings import IMAGE_RETENTION_SECONDS
+from cinefuse.storage.base import MediaStore
+
+log = logging.getLogger(__name__)
+
+
+class Sweeper:
+    def __init__(
+        self,
+        repo: JobRepository,
+        store: MediaStore,
+        interval: float,
+        *,
+        image_retention: float = IMAGE_RETENTION_SECONDS,
+        on_requeue: Callable[[str], None] | None = None,
+        extra: Callable[[], None] | None = None,
+    ) -> None:
+        self.repo = repo
+        self.store = store
+        self.interval = interval
+        self.image_retention = image_retention
+        self.on_requeue = on_requeue
+        self.extra = extra
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def sweep_once(self) -> dict[str, int]:
+        requeued, failed = self.repo.requeue_expired()
+        for job_id in requeued:
+            log.warning("job %s: lease expired, requeued", job_id)
+            if self.on_requeue:
+                self.on_requeue(job_id)
+        expired = self.repo.expired_media()
+        for _, _, media_key in expired:
+            self.store.delete(media_key)
+        self.repo.forget_media([(job_id, idx) for job_id, idx, _ in expired])
+        old_images = self.repo.expired_images(time.time() - self.image_retention)
+        for _, media_key in old_images:
+            self.store.delete(media_key)
+        self.repo.delete_images([u for u, _ in old_images])
+        if self.extra:
+            self.extra()
+        return {"requeued": len(requeued), "failed": len(failed), "media": len(expired), "images": len(old_images)}
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="cinefuse-sweeper", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.sweep_once()
+            except Exception:  # a transient DB error must not end housekeeping
+                log.exception("sweep failed")

@@ -1,0 +1,115 @@
+"""The job store's tables (SQLAlchemy Core). Alembic migrations in ``migrations/`` create them.
+
+The job row is the single source of truth for who owns a job: a worker holds a
+*lease* (``lease_owner``, ``lease_expires_at``) and a *fence* token (``fence``,
+incremented by every claim); every write a worker makes names its fence, so a
+worker whose lease was taken over can no longer change anything.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    # sha256 hex of the key: keys are never stored in clear.
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("label", String(200), nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),  # uuid4 hex, made by the API
+    Column("key_id", Integer, ForeignKey("api_keys.id"), nullable=False),
+    Column("task_uuid", String(36), nullable=False),
+    Column("model", String(100), nullable=False),
+    Column("request", JSON, nullable=False),  # the validated task (schemas.tasks.VideoInferenceTask)
+    Column("status", String(16), nullable=False),  # queued | running | success | error | cancelled
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("max_attempts", Integer, nullable=False),
+    Column("lease_owner", String(100)),
+    Column("lease_expires_at", Float),
+    Column("fence", BigInteger, nullable=False, default=0),
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("error_code", String(64)),
+    Column("error_message", Text),
+    UniqueConstraint("key_id", "task_uuid", name="uq_jobs_key_task"),
+    Index("ix_jobs_status_created", "status", "created_at"),
+)
+
+results = Table(
+    "results",
+    metadata,
+    Column("job_id", String(32), ForeignKey("jobs.id"), primary_key=True),
+    Column("idx", Integer, primary_key=True),
+    Column("video_uuid", String(36), nullable=False, unique=True),  # issued at submission, never changes
+    Column("seed", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | success | error
+    Column("progress", Integer, nullable=False, default=0),
+    Column("media_key", String(300)),
+    Column("content_type", String(100)),
+    Column("size_bytes", BigInteger),
+    Column("expires_at", Float),
+    Column("cost", Float),
+    Column("nsfw", Boolean),
+    Column("error_code", String(64)),
+    Column("error_message", Text),
+    Column("finished_at", Float),
+    Index("ix_results_expires", "expires_at"),
+)
+
+images = Table(
+    "images",
+    metadata,
+    Column("uuid", String(36), primary_key=True),
+    Column("key_id", Integer, ForeignKey("api_keys.id"), nullable=False),
+    Column("media_key", String(300), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float, nullable=False),
+    Index("ix_images_last_used", "last_used_at"),
+)
+
+#: Pending deliveries (webhook calls, uploads), written in the transaction that
+#: finishes the result they carry, so a restart can never lose one.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", String(32), ForeignKey("jobs.id"), nullable=False),
+    Column("result_idx", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),  # webhook | upload
+    Column("url", Text, nullable=False),
+    Column("delivery_id", String(64), nullable=False, unique=True),  # webhook-id header, stable across retries
+    Column("payload", JSON),
+    Column("status", String(16), nullable=False),  # pending | sent | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("last_error", Text),
+    Column("created_at", Float, nullable=False),
+    Index("ix_outbox_due", "status", "next_attempt_at"),
+)

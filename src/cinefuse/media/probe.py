@@ -1,0 +1,46 @@
+"""Read back what an encoded file really contains (tests, doctor, benchmarks)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+import numpy.typing as npt
+
+
+@dataclass(frozen=True)
+class VideoProbe:
+    container: str  # FFmpeg demuxer names, e.g. "mov,mp4,m4a,3gp,3g2,mj2" or "matroska,webm"
+    codec: str  # "h264", "vp9", ...
+    pix_fmt: str
+    width: int
+    height: int
+    fps: float
+    frame_count: int  # packets actually present, not the header's claim
+    duration: float  # seconds, frame_count / fps
+
+
+def probe(path: Path | str) -> VideoProbe:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        frames = sum(1 for packet in container.demux(stream) if packet.size)
+        fps = float(stream.average_rate or stream.guessed_rate or 0)
+        return VideoProbe(
+            container=container.format.name,
+            codec=ctx.name,
+            pix_fmt=ctx.pix_fmt or "",
+            width=ctx.width,
+            height=ctx.height,
+            fps=fps,
+            frame_count=frames,
+            duration=frames / fps if fps else 0.0,
+        )
+
+
+def read_frames(path: Path | str) -> list[npt.NDArray[np.uint8]]:
+    """Decode every frame to RGB (tests only: holds the whole clip)."""
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
