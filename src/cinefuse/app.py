@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,7 +12,7 @@ from fastapi import FastAPI
 
 from cinefuse.api.health import health_router
 from cinefuse.api.media import media_router
-from cinefuse.api.rest import rest_router
+from cinefuse.api.rest import ASGIApp, RestEndpoint
 from cinefuse.api.tasks import TaskHandler
 from cinefuse.api.ws import ws_router
 from cinefuse.delivery.outbound import OutboundClient, OutboundPolicy
@@ -19,7 +20,7 @@ from cinefuse.engine.dispatcher import Dispatcher, NullDispatcher
 from cinefuse.engine.local import LocalWorkerPool
 from cinefuse.engine.runner import RunnerContext
 from cinefuse.generation.registry import engine_provider
-from cinefuse.jobs.db import make_engine, migrate
+from cinefuse.jobs.db import Checkpointer, is_sqlite, make_engine, migrate
 from cinefuse.jobs.repository import JobRepository
 from cinefuse.jobs.service import JobService
 from cinefuse.jobs.sweeper import Sweeper
@@ -42,6 +43,7 @@ class Services:
     store: MediaStore
     images: ImageInputs
     runner: RunnerContext
+    checkpointer: Checkpointer | None
 
 
 def build_store(settings: Settings) -> MediaStore:
@@ -68,10 +70,12 @@ def build_services(settings: Settings) -> Services:
         sign=store.signed_url, prices=settings.prices, work_dir=settings.data_dir / "work",
         lease_seconds=settings.lease_seconds, default_ttl=settings.default_ttl, x264_preset=settings.x264_preset,
     )  # fmt: skip
-    return Services(settings, repo, store, images, runner)
+    url = settings.resolved_database_url
+    checkpointer = Checkpointer(url) if is_sqlite(url) else None
+    return Services(settings, repo, store, images, runner, checkpointer)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None) -> ASGIApp:
     settings = settings or Settings()
     services = build_services(settings)
     keys = KeyRing(services.repo, configured_keys(settings)[0])
@@ -91,6 +95,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         dispatcher.start()
         sweeper.start()
+        # Everything built so far lives as long as the process: keep it out of the
+        # cyclic GC's generations so collections stay short under load.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
@@ -103,8 +111,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.jobs = jobs
     app.state.sweeper = sweeper
     app.include_router(health_router())
-    app.include_router(rest_router(handler, settings.max_body_bytes))
     app.include_router(ws_router(handler, settings.ws_idle_timeout, settings.max_body_bytes))
     if isinstance(services.store, LocalMediaStore):
         app.include_router(media_router(services.store))
-    return app
+    # POST /v1 is answered in front of FastAPI (see api/rest.py); the rest is FastAPI's.
+    return RestEndpoint(handler, app, settings.max_body_bytes)

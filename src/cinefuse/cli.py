@@ -47,6 +47,7 @@ def serve(
     uvicorn.run(
         application, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
         access_log=False, log_level="warning", timeout_graceful_shutdown=5,
+        ws_max_size=settings.max_body_bytes,
     )  # fmt: skip
 
 
@@ -67,6 +68,8 @@ def worker(
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    if services.checkpointer:
+        services.checkpointer.start()
     pool.start()
     sweeper.start()
     typer.echo(f"cinefuse worker {services.runner.owner} running {workers} thread(s)")
@@ -74,6 +77,8 @@ def worker(
     stop.wait()
     pool.stop()
     sweeper.stop()
+    if services.checkpointer:
+        services.checkpointer.stop()
 
 
 @app.command()

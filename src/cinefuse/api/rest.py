@@ -1,62 +1,97 @@
-"""``POST /v1``: the REST transport of the task envelope."""
+"""``POST /v1``: the REST transport of the task envelope.
+
+Served as a bare ASGI layer in front of the FastAPI app: submissions and polls are
+the server's hot path, and Starlette's request/response objects and middleware
+stack cost more than the work itself. Everything else falls through to FastAPI.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
 import orjson
-from fastapi import APIRouter, Request, Response
 
 from cinefuse.api.tasks import Reply, Session, TaskHandler
 from cinefuse.errors import AuthError, PayloadTooLarge, RequestError
 
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-def json_response(reply: Reply) -> Response:
-    return Response(orjson.dumps(reply.body()), status_code=reply.status, media_type="application/json")
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+REST_PATH = "/v1"
 
 
-def bearer_key(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if header and header[:7].lower() == "bearer ":
-        return header[7:].strip()
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value)
     return None
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+def bearer_key(scope: Scope) -> str | None:
+    header = _header(scope, b"authorization")
+    if header and header[:7].lower() == b"bearer ":
+        return header[7:].strip().decode("latin-1")
+    return None
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     """The body, refusing more than ``limit`` bytes whatever Content-Length claims."""
-    declared = request.headers.get("content-length")
+    declared = _header(scope, b"content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"Request body over {limit} bytes.")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise PayloadTooLarge(f"Request body over {limit} bytes.")
         chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
     return b"".join(chunks)
 
 
-def rest_router(handler: TaskHandler, max_body_bytes: int) -> APIRouter:
-    router = APIRouter()
+class RestEndpoint:
+    """ASGI app: ``POST /v1`` here, anything else to ``fallback``."""
 
-    @router.post("/v1", include_in_schema=False)
-    async def submit(request: Request) -> Response:
+    def __init__(self, handler: TaskHandler, fallback: ASGIApp, max_body_bytes: int) -> None:
+        self.handler = handler
+        self.fallback = fallback
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != REST_PATH or scope["method"] != "POST":
+            await self.fallback(scope, receive, send)
+            return
+        reply = await self._reply(scope, receive)
+        await send({"type": "http.response.start", "status": reply.status, "headers": _JSON_HEADERS})
+        await send({"type": "http.response.body", "body": orjson.dumps(reply.body())})
+
+    async def _reply(self, scope: Scope, receive: Receive) -> Reply:
         reply = Reply()
         try:
-            body = await read_body(request, max_body_bytes)
+            body = await read_body(scope, receive, self.max_body_bytes)
             try:
                 tasks = orjson.loads(body)
             except orjson.JSONDecodeError as exc:
                 raise RequestError(f"Body is not valid JSON: {exc}", code="invalidJson") from exc
         except RequestError as error:
             reply.add_error(error, None, None)
-            return json_response(reply)
+            return reply
         session = Session()
-        key = bearer_key(request)
+        key = bearer_key(scope)
         if key is not None:
-            session.key_id = handler.keys.key_id(key)
+            session.key_id = self.handler.keys.key_id(key)
             if session.key_id is None:
                 reply.add_error(AuthError("Invalid API key.", code="invalidApiKey"), None, None)
-                return json_response(reply)
-        return json_response(await handler.handle(tasks, session))
-
-    return router
+                return reply
+        return await self.handler.handle(tasks, session)

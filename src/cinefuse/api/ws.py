@@ -1,9 +1,16 @@
 """``GET /v1`` upgraded to a WebSocket: the streaming transport of the task envelope.
 
-The first message must authenticate. Each later message is handled as its own
-asyncio task, so a slow upload never delays a ping; replies carry their tasks'
-``taskUUID``, so their order does not matter. A socket idle for
-``ws_idle_timeout`` seconds is closed.
+Rules that keep the official SDKs working (docs/sdk-wire-notes.md):
+
+* The first message must authenticate; a bad key is answered with an ``errors`` item
+  whose ``taskType`` is ``authentication`` (the ``runware`` SDK waits for exactly that).
+* Each task is answered in its own frame, and a frame never mixes ``data`` and
+  ``errors`` (``runware-sdk`` drops the data part of a mixed frame).
+* Messages are handled as separate asyncio tasks, so a slow upload never delays a ping.
+* After a ``getResponse`` that found work still processing, the socket *watches* that
+  task and pushes its finished results (data frames only) as soon as they exist, so
+  a client waiting on the socket does not need another polling round.
+* A socket idle for ``idle_timeout`` seconds is closed (code 1000).
 """
 
 from __future__ import annotations
@@ -16,16 +23,77 @@ import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from cinefuse.api.tasks import Reply, Session, TaskHandler
-from cinefuse.errors import AuthError, RequestError
+from cinefuse.errors import AuthError, CinefuseError, RequestError
+from cinefuse.schemas.tasks import task_identity
 
-#: WebSocket close code for "idle too long" (RFC 6455: 1000 normal closure).
 CLOSE_NORMAL = 1000
+#: How often a socket checks the tasks it watches for finished results (seconds).
+WATCH_INTERVAL = 0.5
 
 
-def _is_auth_message(tasks: Any) -> bool:
-    return isinstance(tasks, list) and any(
-        isinstance(t, dict) and t.get("taskType") == "authentication" for t in tasks
-    )
+def _is_auth_task(task: Any) -> bool:
+    return isinstance(task, dict) and task.get("taskType") == "authentication"
+
+
+class _Connection:
+    def __init__(self, websocket: WebSocket, handler: TaskHandler) -> None:
+        self.websocket = websocket
+        self.handler = handler
+        self.session = Session()
+        self.send_lock = asyncio.Lock()
+        self.watched: set[str] = set()
+        self.running: set[asyncio.Task[None]] = set()
+
+    async def send(self, body: dict[str, Any]) -> None:
+        async with self.send_lock:
+            await self.websocket.send_text(orjson.dumps(body).decode())
+
+    async def send_reply(self, reply: Reply) -> None:
+        """One reply, split so no frame carries both data and errors."""
+        if reply.data or not reply.errors:
+            await self.send({"data": reply.data})
+        if reply.errors:
+            await self.send({"errors": reply.errors})
+
+    async def send_error(self, error: CinefuseError, task_type: str | None = None) -> None:
+        reply = Reply()
+        reply.add_error(error, task_type, None)
+        await self.send_reply(reply)
+
+    async def answer(self, task: Any) -> None:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            reply = await self.handler.handle([task], self.session)
+            await self.send_reply(reply)
+            task_type, task_uuid = task_identity(task)
+            if task_type == "getResponse" and task_uuid and any(i.get("status") == "processing" for i in reply.data):
+                self.watched.add(task_uuid.lower())
+
+    def spawn(self, coro: Any) -> None:
+        job: asyncio.Task[None] = asyncio.create_task(coro)
+        self.running.add(job)
+        job.add_done_callback(self.running.discard)
+
+    async def watch(self) -> None:
+        """Push finished results of watched tasks (see the module docstring)."""
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL)
+            if self.session.key_id is None:
+                continue
+            for task_uuid in list(self.watched):
+                try:
+                    data, _ = self.handler.jobs.response(self.session.key_id, task_uuid)
+                except CinefuseError:
+                    self.watched.discard(task_uuid)
+                    continue
+                if not any(item.get("status") == "processing" for item in data):
+                    self.watched.discard(task_uuid)
+                    if data:
+                        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+                            await self.send({"data": data})
+
+    def close(self) -> None:
+        for job in self.running:
+            job.cancel()
 
 
 def ws_router(handler: TaskHandler, idle_timeout: float, max_message_bytes: int) -> APIRouter:
@@ -34,18 +102,8 @@ def ws_router(handler: TaskHandler, idle_timeout: float, max_message_bytes: int)
     @router.websocket("/v1")
     async def socket(websocket: WebSocket) -> None:
         await websocket.accept()
-        session = Session()
-        send_lock = asyncio.Lock()
-        running: set[asyncio.Task[None]] = set()
-
-        async def send(reply: Reply) -> None:
-            async with send_lock:
-                await websocket.send_text(orjson.dumps(reply.body()).decode())
-
-        async def answer(tasks: Any) -> None:
-            with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-                await send(await handler.handle(tasks, session))
-
+        conn = _Connection(websocket, handler)
+        conn.spawn(conn.watch())
         try:
             while True:
                 try:
@@ -56,32 +114,32 @@ def ws_router(handler: TaskHandler, idle_timeout: float, max_message_bytes: int)
                 if message["type"] == "websocket.disconnect":
                     return
                 raw = message.get("text") or message.get("bytes") or b""
-                reply = Reply()
                 if len(raw) > max_message_bytes:
-                    reply.add_error(RequestError("Message too large.", code="invalidPayload"), None, None)
-                    await send(reply)
+                    await conn.send_error(RequestError("Message too large.", code="invalidPayload"))
                     continue
                 try:
                     tasks = orjson.loads(raw)
                 except orjson.JSONDecodeError as exc:
-                    reply.add_error(RequestError(f"Message is not valid JSON: {exc}", code="invalidJson"), None, None)
-                    await send(reply)
+                    await conn.send_error(RequestError(f"Message is not valid JSON: {exc}", code="invalidJson"))
                     continue
-                if session.key_id is None and not _is_auth_message(tasks):
-                    # The runware SDK waits for a keyed error here; a bare {"error":true} would hang it.
-                    reply.add_error(AuthError("Authenticate first.", code="missingApiKey"), "authentication", None)
-                    await send(reply)
+                if not isinstance(tasks, list) or not tasks:
+                    await conn.send_error(RequestError("A message must be a non-empty JSON array of tasks.",
+                                                       code="invalidPayload"))  # fmt: skip
                     continue
-                if _is_auth_message(tasks):
-                    await answer(tasks)  # in order: later messages need the session's key
-                    continue
-                task = asyncio.create_task(answer(tasks))
-                running.add(task)
-                task.add_done_callback(running.discard)
+                for task in tasks:
+                    if _is_auth_task(task):
+                        await conn.answer(task)  # in order: later tasks need the session's key
+                    elif conn.session.key_id is None and not (isinstance(task, dict) and task.get("taskType") == "ping"):
+                        # The runware SDK waits for an authentication-typed error here.
+                        error = AuthError("Authenticate first.", code="missingApiKey")
+                        reply = Reply()
+                        reply.add_error(error, "authentication", task_identity(task)[1])
+                        await conn.send_reply(reply)
+                    else:
+                        conn.spawn(conn.answer(task))
         except WebSocketDisconnect:
             return
         finally:
-            for task in running:
-                task.cancel()
+            conn.close()
 
     return router

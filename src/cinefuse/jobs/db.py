@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +13,12 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+log = logging.getLogger(__name__)
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 #: How long a SQLite writer waits for the lock before failing (ms).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_CACHE_KIB = 64 * 1024
 
 
 def is_sqlite(url: str) -> bool:
@@ -35,6 +41,11 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    # No checkpoint inside a committing transaction: it would fsync the main file on the
+    # acknowledgement path. ``Checkpointer`` does it in the background instead.
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
+    # The (key, taskUUID) index takes random inserts: keep its pages in memory.
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cursor.close()
 
 
@@ -62,3 +73,44 @@ def migrate(engine: Engine) -> None:
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+#: Seconds between background WAL checkpoints.
+CHECKPOINT_INTERVAL = 0.25
+
+
+class Checkpointer:
+    """Copies the SQLite WAL back into the database file from a background thread.
+
+    PASSIVE checkpoints never block writers, so commits (and therefore acknowledgements)
+    keep a flat latency. Used by worker processes; the API server's group-commit writer
+    checkpoints between its own batches instead (``jobs.writer.BatchWriter``): a
+    checkpoint that runs while the same process keeps appending rarely *completes*, and
+    the WAL file would grow instead of being reused.
+    """
+
+    def __init__(self, url: str, interval: float = CHECKPOINT_INTERVAL) -> None:
+        self.path = sqlite_path(url)
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cinefuse-checkpoint", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:
+                    log.exception("WAL checkpoint failed")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            conn.close()

@@ -21,7 +21,8 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, tuple_, update
+import orjson
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
 
 from cinefuse.jobs.db import is_sqlite, sqlite_path
 from cinefuse.jobs.models import (
@@ -45,6 +46,13 @@ _RESULT_COLUMNS = ", ".join(
         "error_code", "error_message",
     )
 )  # fmt: skip
+_INSERT_JOB = (
+    "INSERT INTO jobs (id, key_id, task_uuid, model, request, status, attempts, max_attempts, fence,"
+    " cancel_requested, created_at, updated_at) VALUES (?, ?, ?, ?, ?{json}, 'queued', 0, ?, 0, false, ?, ?)"
+)
+_INSERT_RESULT = (
+    "INSERT INTO results (job_id, idx, video_uuid, seed, status, progress) VALUES (?, ?, ?, ?, 'pending', 0)"
+)
 _VIEW_SQL = (
     f"SELECT j.id, j.status, {_RESULT_COLUMNS} FROM jobs j JOIN results r ON r.job_id = j.id"
     " WHERE j.key_id = ? AND j.task_uuid = ? ORDER BY r.idx"
@@ -91,19 +99,25 @@ class JobRepository:
 
     def insert_jobs(self, batch: Sequence[NewJob]) -> list[bool]:
         """Insert many jobs in one transaction (group commit); per job: inserted, or False
-        when its (key, taskUUID) already exists (conflictTaskUUID)."""
+        when its (key, taskUUID) already exists (conflictTaskUUID).
+
+        This is the submission hot path: rows go through ``exec_driver_sql`` executemany
+        (no statement compilation per batch), and the conflict check is one indexed
+        ``IN`` query per key.
+        """
         inserted = [False] * len(batch)
         with self.engine.begin() as conn:
-            wanted = {(j.key_id, j.task_uuid) for j in batch}
-            existing = set(
-                conn.execute(
-                    select(jobs.c.key_id, jobs.c.task_uuid).where(
-                        tuple_(jobs.c.key_id, jobs.c.task_uuid).in_(list(wanted))
-                    )
-                ).tuples()
-            )
-            job_rows: list[dict[str, Any]] = []
-            result_rows: list[dict[str, Any]] = []
+            by_key: dict[int, list[str]] = {}
+            for job in batch:
+                by_key.setdefault(job.key_id, []).append(job.task_uuid)
+            existing: set[tuple[int, str]] = set()
+            for key_id, uuids in by_key.items():
+                rows = conn.execute(
+                    select(jobs.c.task_uuid).where(jobs.c.key_id == key_id, jobs.c.task_uuid.in_(uuids))
+                )
+                existing.update((key_id, u) for (u,) in rows)
+            job_rows: list[tuple[Any, ...]] = []
+            result_rows: list[tuple[Any, ...]] = []
             for i, job in enumerate(batch):
                 identity = (job.key_id, job.task_uuid)
                 if identity in existing:
@@ -111,22 +125,21 @@ class JobRepository:
                 existing.add(identity)  # a duplicate later in the same batch conflicts too
                 inserted[i] = True
                 job_rows.append(
-                    {
-                        "id": job.id, "key_id": job.key_id, "task_uuid": job.task_uuid, "model": job.model,
-                        "request": job.request, "status": "queued", "attempts": 0,
-                        "max_attempts": job.max_attempts, "fence": 0,
-                        "cancel_requested": False, "created_at": job.created_at, "updated_at": job.created_at,
-                    }
+                    (job.id, job.key_id, job.task_uuid, job.model, orjson.dumps(job.request).decode(),
+                     job.max_attempts, job.created_at, job.created_at)
                 )  # fmt: skip
-                result_rows.extend(
-                    {"job_id": job.id, "idx": r.idx, "video_uuid": r.video_uuid, "seed": r.seed,
-                     "status": "pending", "progress": 0}
-                    for r in job.results
-                )  # fmt: skip
+                result_rows.extend((job.id, r.idx, r.video_uuid, r.seed) for r in job.results)
             if job_rows:
-                conn.execute(insert(jobs), job_rows)
-                conn.execute(insert(results), result_rows)
+                sqlite = self._sqlite_file is not None
+                mark, json_cast = ("?", "") if sqlite else ("%s", "::json")
+                conn.exec_driver_sql(_INSERT_JOB.format(json=json_cast).replace("?", mark), job_rows)
+                conn.exec_driver_sql(_INSERT_RESULT.replace("?", mark), result_rows)
         return inserted
+
+    def checkpoint(self) -> None:
+        """SQLite only: copy the WAL into the database file (PASSIVE: never blocks readers)."""
+        if self._sqlite_file is not None:
+            self._sqlite_reader().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def queued_counts(self) -> dict[int, int]:
         """Queued jobs per key id (load shedding)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from concurrent.futures import Future
 
 from cinefuse.jobs.models import NewJob
@@ -24,9 +25,17 @@ MAX_BATCH = 512
 _STOP = object()
 
 
+#: Seconds between WAL checkpoints run by the writer itself, between two batches.
+CHECKPOINT_EVERY = 1.0
+
+
 class BatchWriter:
+    """See the module docstring. On SQLite the writer also finishes WAL checkpoints
+    between batches (see ``jobs.db.Checkpointer``)."""
+
     def __init__(self, repo: JobRepository) -> None:
         self._repo = repo
+        self._last_checkpoint = time.monotonic()
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="cinefuse-writer", daemon=True)
         self._thread.start()
@@ -68,3 +77,9 @@ class BatchWriter:
             return
         for (_, future), ok in zip(batch, outcomes, strict=True):
             future.set_result(ok)
+        if time.monotonic() - self._last_checkpoint >= CHECKPOINT_EVERY:
+            self._last_checkpoint = time.monotonic()
+            try:
+                self._repo.checkpoint()
+            except Exception:  # a failed checkpoint is retried next time; writes are unaffected
+                log.exception("WAL checkpoint failed")

@@ -41,8 +41,7 @@ def result_item(task_uuid: str, result: ResultView, sign: UrlSigner) -> tuple[bo
     }
     if result.media_key is not None and result.expires_at is not None:
         item["videoURL"] = sign(result.media_key, int(result.expires_at))
-    else:
-        item["videoURL"] = None  # expired and swept
+    # else: ttl passed and the file was swept; the result itself stays visible.
     if result.cost is not None:
         item["cost"] = result.cost
     if result.nsfw is not None:

@@ -47,7 +47,7 @@ def upgrade() -> None:
         "results",
         sa.Column("job_id", sa.String(32), sa.ForeignKey("jobs.id"), primary_key=True),
         sa.Column("idx", sa.Integer, primary_key=True),
-        sa.Column("video_uuid", sa.String(36), nullable=False, unique=True),
+        sa.Column("video_uuid", sa.String(36), nullable=False),
         sa.Column("seed", sa.BigInteger, nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("progress", sa.Integer, nullable=False),
