@@ -15,6 +15,7 @@ from cinefuse.api.media import media_router
 from cinefuse.api.rest import ASGIApp, RestEndpoint
 from cinefuse.api.tasks import TaskHandler
 from cinefuse.api.ws import ws_router
+from cinefuse.delivery.deliverer import Deliverer, DeliverySettings
 from cinefuse.delivery.outbound import OutboundClient, OutboundPolicy
 from cinefuse.engine.dispatcher import Dispatcher, NullDispatcher
 from cinefuse.engine.local import LocalWorkerPool
@@ -25,7 +26,7 @@ from cinefuse.jobs.repository import JobRepository
 from cinefuse.jobs.service import JobService
 from cinefuse.jobs.sweeper import Sweeper
 from cinefuse.jobs.writer import BatchWriter
-from cinefuse.keys import KeyRing, configured_keys, load_or_create_secret
+from cinefuse.keys import KeyRing, configured_keys, load_or_create_secret, webhook_secrets
 from cinefuse.media.inputs import ImageInputs
 from cinefuse.settings import Settings
 from cinefuse.storage.base import MediaStore
@@ -44,6 +45,16 @@ class Services:
     images: ImageInputs
     runner: RunnerContext
     checkpointer: Checkpointer | None
+    outbound: OutboundClient
+
+    def deliverer(self) -> Deliverer:
+        secrets = webhook_secrets(self.settings, self.repo)
+        return Deliverer(
+            self.repo, self.store, self.outbound, self.store.signed_url,
+            DeliverySettings(self.settings.webhook_max_tries, self.settings.webhook_backoff,
+                             self.settings.delivery_timeout),
+            webhook_secret=secrets.get,
+        )  # fmt: skip
 
 
 def build_store(settings: Settings) -> MediaStore:
@@ -72,7 +83,7 @@ def build_services(settings: Settings) -> Services:
     )  # fmt: skip
     url = settings.resolved_database_url
     checkpointer = Checkpointer(url) if is_sqlite(url) else None
-    return Services(settings, repo, store, images, runner, checkpointer)
+    return Services(settings, repo, store, images, runner, checkpointer, outbound)
 
 
 def create_app(settings: Settings | None = None) -> ASGIApp:
@@ -90,11 +101,16 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     jobs.refresh_queue_counts()
     sweeper = Sweeper(services.repo, services.store, settings.sweep_interval, extra=jobs.refresh_queue_counts)
     handler = TaskHandler(keys, jobs, services.images, rate_limit=settings.rate_limit)
+    deliverer = services.deliverer() if settings.deliverer else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if services.checkpointer:
+            services.checkpointer.start()
         dispatcher.start()
         sweeper.start()
+        if deliverer:
+            deliverer.start()
         # Everything built so far lives as long as the process: keep it out of the
         # cyclic GC's generations so collections stay short under load.
         gc.collect()
@@ -102,14 +118,19 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         try:
             yield
         finally:
+            if deliverer:
+                deliverer.stop()
             dispatcher.stop()
             sweeper.stop()
             writer.close()
+            if services.checkpointer:
+                services.checkpointer.stop()
 
     app = FastAPI(title="cinefuse", lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.state.services = services
     app.state.jobs = jobs
     app.state.sweeper = sweeper
+    app.state.deliverer = deliverer
     app.include_router(health_router())
     app.include_router(ws_router(handler, settings.ws_idle_timeout, settings.max_body_bytes))
     if isinstance(services.store, LocalMediaStore):

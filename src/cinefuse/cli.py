@@ -65,6 +65,7 @@ def worker(
     services = build_services(settings)
     pool = LocalWorkerPool(services.runner, workers)
     sweeper = Sweeper(services.repo, services.store, settings.sweep_interval)
+    deliverer = services.deliverer() if settings.deliverer else None
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -72,9 +73,13 @@ def worker(
         services.checkpointer.start()
     pool.start()
     sweeper.start()
+    if deliverer:
+        deliverer.start()
     typer.echo(f"cinefuse worker {services.runner.owner} running {workers} thread(s)")
     sys.stdout.flush()
     stop.wait()
+    if deliverer:
+        deliverer.stop()
     pool.stop()
     sweeper.stop()
     if services.checkpointer:

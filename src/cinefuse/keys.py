@@ -57,3 +57,16 @@ class KeyRing:
             return None
         # Looking up the hash, not the key, leaks nothing useful through timing.
         return self._ids.get(hash_key(api_key))
+
+
+def webhook_secrets(settings: Settings, repo: JobRepository) -> dict[int, str]:
+    """key id -> webhook signing secret, from ``CINEFUSE_WEBHOOK_SECRETS``."""
+    ids = repo.key_ids()
+    out: dict[int, str] = {}
+    for pair in filter(None, (p.strip() for p in settings.webhook_secrets.split(","))):
+        api_key, _, secret = pair.partition(":")
+        key_id = ids.get(hash_key(api_key))
+        if key_id is None or not secret:
+            raise ValueError("CINEFUSE_WEBHOOK_SECRETS: each entry must be <known api key>:<secret>")
+        out[key_id] = secret
+    return out

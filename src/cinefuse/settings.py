@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     webhook_max_tries: int = Field(default=8, ge=1)
     webhook_backoff: float = Field(default=1.0, gt=0)
     delivery_timeout: float = 10.0
+    #: Webhook signing secrets per API key: ``<api key>:<secret>`` pairs, comma-separated
+    #: (secrets in the Standard Webhooks ``whsec_<base64>`` form or plain strings).
+    webhook_secrets: str = ""
+    #: Run the deliverer (webhooks, uploads) in this process.
+    deliverer: bool = True
 
     price_360p: float = 0.02
     price_540p: float = 0.03

@@ -77,10 +77,11 @@ def test_a_result_is_finished_exactly_once(repo: JobRepository) -> None:
     repo.insert_jobs([job])
     claim = repo.claim(job.id, "w1", LEASE)
     assert claim is not None
-    hook = NewDelivery("webhook", "http://127.0.0.1:1/h", "msg_1", {"data": []})
+    hook = NewDelivery("webhook", "http://127.0.0.1:1/h", "msg_1")
     assert repo.finish_result(claim, 0, values={"status": "success"}, deliveries=[hook])
     assert not repo.finish_result(claim, 0, values={"status": "success"}, deliveries=[hook])
-    assert len(repo.due_deliveries()) == 1
+    assert len(repo.claim_deliveries(10, 30.0)) == 1
+    assert repo.claim_deliveries(10, 30.0) == []  # leased to the first caller
 
 
 def test_heartbeat_renews_the_lease(repo: JobRepository, clock) -> None:  # type: ignore[no-untyped-def]

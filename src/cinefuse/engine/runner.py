@@ -24,13 +24,13 @@ import numpy.typing as npt
 
 from cinefuse.errors import TaskFailure
 from cinefuse.generation.base import Engine, GenerationInterrupted, GenerationRequest
-from cinefuse.jobs.models import Claim, NewDelivery, ResultView
+from cinefuse.jobs.models import Claim, NewDelivery
 from cinefuse.jobs.repository import JobRepository
 from cinefuse.media.inputs import ImageInputs
 from cinefuse.media.video import encode_frames, extension
 from cinefuse.models.capabilities import ModelCapabilities
 from cinefuse.models.registry import get_model
-from cinefuse.schemas.results import UrlSigner, result_item
+from cinefuse.schemas.results import UrlSigner
 from cinefuse.schemas.tasks import VideoInferenceTask, task_from_record
 from cinefuse.storage.base import MediaStore
 
@@ -112,27 +112,24 @@ def _resolve_inputs(
     return task, images
 
 
-def _deliveries(task: VideoInferenceTask, item: dict[str, Any], is_error: bool, video_uuid: str) -> list[NewDelivery]:
+def _deliveries(task: VideoInferenceTask, is_error: bool, video_uuid: str) -> list[NewDelivery]:
+    """Outbox rows for a finished result. With an upload, the webhook waits for it: the
+    upload's outcome (success, or ``uploadFailed``) is what the webhook must report."""
+    upload = bool(task.upload_endpoint) and not is_error
     out: list[NewDelivery] = []
+    if upload:
+        out.append(NewDelivery("upload", task.upload_endpoint or "", f"upl_{video_uuid}"))
     if task.webhook_url:
-        body = {"errors": [item]} if is_error else {"data": [item]}
-        out.append(NewDelivery("webhook", task.webhook_url, f"msg_{uuid.uuid4().hex}", body))
-    if task.upload_endpoint and not is_error:
-        out.append(NewDelivery("upload", task.upload_endpoint, f"upl_{video_uuid}", None))
+        out.append(NewDelivery("webhook", task.webhook_url, f"msg_{video_uuid}", blocked=upload))
     return out
 
 
 def _finish(
     ctx: RunnerContext, claim: Claim, task: VideoInferenceTask, idx: int, values: dict[str, Any]
 ) -> bool:
-    view = ResultView(
-        idx, claim.video_uuids[idx], claim.seeds[idx], values["status"], values.get("progress", 0),
-        values.get("media_key"), values.get("expires_at"), values.get("cost"), values.get("nsfw"),
-        values.get("error_code"), values.get("error_message"),
-    )  # fmt: skip
-    is_error, item = result_item(task.task_uuid, view, ctx.sign)
+    is_error = values["status"] == "error"
     return ctx.repo.finish_result(
-        claim, idx, values=values, deliveries=_deliveries(task, item, is_error, claim.video_uuids[idx])
+        claim, idx, values=values, deliveries=_deliveries(task, is_error, claim.video_uuids[idx])
     )
 
 

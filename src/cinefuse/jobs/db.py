@@ -83,10 +83,8 @@ class Checkpointer:
     """Copies the SQLite WAL back into the database file from a background thread.
 
     PASSIVE checkpoints never block writers, so commits (and therefore acknowledgements)
-    keep a flat latency. Used by worker processes; the API server's group-commit writer
-    checkpoints between its own batches instead (``jobs.writer.BatchWriter``): a
-    checkpoint that runs while the same process keeps appending rarely *completes*, and
-    the WAL file would grow instead of being reused.
+    keep a flat latency. See ``jobs.writer.BatchWriter`` for how the WAL gets reused
+    under a constant load.
     """
 
     def __init__(self, url: str, interval: float = CHECKPOINT_INTERVAL) -> None:

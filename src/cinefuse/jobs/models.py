@@ -81,7 +81,8 @@ class ImageRecord:
 
 @dataclass(frozen=True)
 class Delivery:
-    """One outbox row: a webhook call or an upload still to be made."""
+    """One outbox row: a webhook call or an upload still to be made, with what sending it
+    needs from its job (the key, for the webhook signature)."""
 
     id: int
     job_id: str
@@ -89,13 +90,17 @@ class Delivery:
     kind: Literal["webhook", "upload"]
     url: str
     delivery_id: str
-    payload: dict[str, Any] | None
     attempts: int
+    key_id: int
+    task_uuid: str
 
 
 @dataclass(frozen=True)
 class NewDelivery:
+    """A delivery to queue with a finished result. ``blocked`` webhooks wait for the
+    result's upload to end (its outcome decides what the webhook reports)."""
+
     kind: Literal["webhook", "upload"]
     url: str
     delivery_id: str
-    payload: dict[str, Any] | None
+    blocked: bool = False

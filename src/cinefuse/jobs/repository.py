@@ -15,6 +15,7 @@ Ownership rules (the reason this module exists):
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import threading
 import time
@@ -140,6 +141,15 @@ class JobRepository:
         """SQLite only: copy the WAL into the database file (PASSIVE: never blocks readers)."""
         if self._sqlite_file is not None:
             self._sqlite_reader().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def wal_bytes(self) -> int:
+        """Size of the SQLite write-ahead log (0 elsewhere)."""
+        if self._sqlite_file is None:
+            return 0
+        try:
+            return os.path.getsize(self._sqlite_file + "-wal")
+        except FileNotFoundError:
+            return 0
 
     def queued_counts(self) -> dict[int, int]:
         """Queued jobs per key id (load shedding)."""
@@ -312,7 +322,8 @@ class JobRepository:
                     insert(outbox),
                     [
                         {"job_id": claim.job_id, "result_idx": idx, "kind": d.kind, "url": d.url,
-                         "delivery_id": d.delivery_id, "payload": d.payload, "status": "pending", "attempts": 0,
+                         "delivery_id": d.delivery_id, "payload": None,
+                         "status": "blocked" if d.blocked else "pending", "attempts": 0,
                          "next_attempt_at": now, "created_at": now}
                         for d in deliveries
                     ],
@@ -435,32 +446,86 @@ class JobRepository:
 
     # ------------------------------------------------------------------ outbox
 
-    def due_deliveries(self, limit: int = 100) -> list[Delivery]:
-        with self.engine.connect() as conn:
+    def claim_deliveries(self, limit: int, lease_seconds: float) -> list[Delivery]:
+        """Due deliveries, each pushed ``lease_seconds`` into the future so that no other
+        deliverer sends it meanwhile (a crash mid-send just makes it due again)."""
+        now = self.clock()
+        with self.engine.begin() as conn:
             rows = conn.execute(
-                select(outbox)
-                .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= self.clock())
+                select(outbox.c.id, outbox.c.job_id, outbox.c.result_idx, outbox.c.kind, outbox.c.url,
+                       outbox.c.delivery_id, outbox.c.attempts, jobs.c.key_id, jobs.c.task_uuid)
+                .join(jobs, jobs.c.id == outbox.c.job_id)
+                .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now)
                 .order_by(outbox.c.next_attempt_at)
                 .limit(limit)
-            )
-            return [
-                Delivery(r.id, r.job_id, r.result_idx, r.kind, r.url, r.delivery_id, r.payload, r.attempts)
-                for r in rows
-            ]
+                .with_for_update(skip_locked=True, of=outbox)
+            ).all()  # fmt: skip
+            if rows:
+                conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id.in_([r.id for r in rows]))
+                    .values(next_attempt_at=now + lease_seconds)
+                )
+        return [Delivery(r.id, r.job_id, r.result_idx, r.kind, r.url, r.delivery_id, r.attempts, r.key_id,
+                         r.task_uuid) for r in rows]  # fmt: skip
 
-    def mark_delivery(
-        self, delivery_id: int, *, status: str, attempts: int, next_attempt_at: float, error: str | None
-    ) -> None:
+    def delivery_sent(self, delivery: Delivery) -> None:
         with self.engine.begin() as conn:
             conn.execute(
-                update(outbox).where(outbox.c.id == delivery_id)
-                .values(status=status, attempts=attempts, next_attempt_at=next_attempt_at, last_error=error)
+                update(outbox).where(outbox.c.id == delivery.id)
+                .values(status="sent", attempts=delivery.attempts + 1, last_error=None)
             )  # fmt: skip
+            if delivery.kind == "upload":
+                self._unblock(conn, delivery)
 
-    def fail_result_after_delivery(self, job_id: str, idx: int, code: str, message: str) -> None:
-        """An upload finally failed: the result becomes an error (its file stays at videoURL)."""
+    def delivery_retry(self, delivery: Delivery, next_attempt_at: float, error: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(
-                update(results).where(results.c.job_id == job_id, results.c.idx == idx)
-                .values(status="error", error_code=code, error_message=message)
+                update(outbox).where(outbox.c.id == delivery.id)
+                .values(attempts=delivery.attempts + 1, next_attempt_at=next_attempt_at, last_error=error)
             )  # fmt: skip
+
+    def delivery_failed(self, delivery: Delivery, error: str, result_error: tuple[str, str] | None = None) -> None:
+        """Give up on a delivery; ``result_error`` (code, message) also turns its result
+        into an error (a failed upload)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(outbox).where(outbox.c.id == delivery.id)
+                .values(status="failed", attempts=delivery.attempts + 1, last_error=error)
+            )  # fmt: skip
+            if result_error is not None:
+                conn.execute(
+                    update(results)
+                    .where(results.c.job_id == delivery.job_id, results.c.idx == delivery.result_idx)
+                    .values(status="error", error_code=result_error[0], error_message=result_error[1])
+                )
+            if delivery.kind == "upload":
+                self._unblock(conn, delivery)
+
+    def _unblock(self, conn: Connection, delivery: Delivery) -> None:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.job_id == delivery.job_id, outbox.c.result_idx == delivery.result_idx,
+                   outbox.c.status == "blocked")
+            .values(status="pending", next_attempt_at=self.clock())
+        )  # fmt: skip
+
+    def result_view(self, job_id: str, idx: int) -> ResultView | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(results.c.idx, results.c.video_uuid, results.c.seed, results.c.status, results.c.progress,
+                       results.c.media_key, results.c.expires_at, results.c.cost, results.c.nsfw,
+                       results.c.error_code, results.c.error_message)
+                .where(results.c.job_id == job_id, results.c.idx == idx)
+            ).one_or_none()  # fmt: skip
+        return None if row is None else _result_view(tuple(row))
+
+    def result_content_type(self, job_id: str, idx: int) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(results.c.content_type).where(results.c.job_id == job_id, results.c.idx == idx)
+            ).scalar_one_or_none()
+
+    def outbox_counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return {s: n for s, n in conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status))}

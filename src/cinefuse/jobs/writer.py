@@ -25,13 +25,21 @@ MAX_BATCH = 512
 _STOP = object()
 
 
-#: Seconds between WAL checkpoints run by the writer itself, between two batches.
-CHECKPOINT_EVERY = 1.0
+#: How often the writer looks at the WAL's size (seconds), and the size past which it
+#: completes a checkpoint itself between two batches, so the WAL file is reused.
+WAL_CHECK_EVERY = 1.0
+WAL_RESET_BYTES = 32 * 1024 * 1024
 
 
 class BatchWriter:
-    """See the module docstring. On SQLite the writer also finishes WAL checkpoints
-    between batches (see ``jobs.db.Checkpointer``)."""
+    """See the module docstring.
+
+    On SQLite, ``jobs.db.Checkpointer`` copies the WAL back in the background without
+    blocking commits; but while this writer keeps appending, those checkpoints rarely
+    *complete*, and the WAL can only be reused after a complete one. So once the WAL
+    passes ``WAL_RESET_BYTES`` the writer runs one itself between two batches: the
+    background thread has already copied nearly everything, so the pause is short.
+    """
 
     def __init__(self, repo: JobRepository) -> None:
         self._repo = repo
@@ -77,9 +85,10 @@ class BatchWriter:
             return
         for (_, future), ok in zip(batch, outcomes, strict=True):
             future.set_result(ok)
-        if time.monotonic() - self._last_checkpoint >= CHECKPOINT_EVERY:
+        if time.monotonic() - self._last_checkpoint >= WAL_CHECK_EVERY:
             self._last_checkpoint = time.monotonic()
             try:
-                self._repo.checkpoint()
+                if self._repo.wal_bytes() > WAL_RESET_BYTES:
+                    self._repo.checkpoint()
             except Exception:  # a failed checkpoint is retried next time; writes are unaffected
                 log.exception("WAL checkpoint failed")

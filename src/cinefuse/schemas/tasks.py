@@ -23,10 +23,11 @@ from __future__ import annotations
 import random
 import re
 import uuid
-from dataclasses import asdict, dataclass
+from urllib.parse import urlsplit
+from dataclasses import dataclass
 from typing import Any, Literal
 
-from cinefuse.errors import RequestError
+from cinefuse.errors import AuthError, RequestError
 from cinefuse.models.capabilities import ModelCapabilities
 from cinefuse.models.registry import MODELS, get_model
 
@@ -42,6 +43,21 @@ _URL_RE = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)
 
 SafetyMode = Literal["none", "fast", "full"]
 FramePosition = Literal["first", "last"]
+
+
+def _is_http_url(value: str) -> bool:
+    """An absolute http(s) URL with a usable host (checked again, resolved, at delivery)."""
+    if len(value) > URL_MAX_LENGTH or not _URL_RE.fullmatch(value):
+        return False
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+        if host:
+            host.encode("idna")
+    except (ValueError, UnicodeError):
+        return False
+    return bool(host)
 
 
 def _stem(name: str) -> str:
@@ -163,7 +179,7 @@ class _Fields:
 
     def url(self, name: str, *, stem: str | None = None) -> str | None:
         value = self.string(name, stem=stem)
-        if value is not None and (len(value) > URL_MAX_LENGTH or not _URL_RE.match(value)):
+        if value is not None and not _is_http_url(value):
             raise self._invalid(name, stem, f"Invalid value for {self.param(name)}: expected an http(s) URL.", "string")
         return value
 
@@ -327,7 +343,7 @@ def _task_uuid(f: _Fields) -> str:
             parameter="taskUUID",
             type="string",
         )
-    return value.lower()
+    return value  # echoed exactly as sent: clients match replies on this string
 
 
 def parse_task(raw: Any) -> Task:
@@ -345,6 +361,8 @@ def parse_task(raw: Any) -> Task:
         )
     task: Task
     if task_type == "authentication":
+        if f.has("apiKey") and not isinstance(f.obj["apiKey"], str):
+            raise AuthError("Invalid API key.", code="invalidApiKey", parameter="apiKey", type="string")
         api_key = f.string("apiKey")
         session = f.string("connectionSessionUUID")
         task = AuthenticationTask(api_key, session, f.string("taskUUID"))
@@ -364,11 +382,15 @@ def parse_task(raw: Any) -> Task:
     return task
 
 
-def _image_value(value: Any, parameter: str, *, keys: tuple[str, ...] = ("image", "inputImage")) -> ImageInput:
-    """An image given as a string, or as an object holding it under one of ``keys``."""
-    if isinstance(value, dict):
+def _image_value(
+    value: Any, parameter: str, *, keys: tuple[str, ...] = ("image", "inputImage"), nested: bool = True
+) -> ImageInput:
+    """An image given as a string, or (when ``nested``) as an object holding that string
+    under one of ``keys``. Objects inside objects are refused: one level is the form."""
+    if isinstance(value, dict) and nested:
         sub = _Fields(value, parameter)
         present = [k for k in keys if sub.has(k)]
+        sub.seen.update(keys)  # a null alternative counts as absent, not as unknown
         if len(present) > 1:
             raise RequestError(
                 f"Give only one of {', '.join(keys)} in {parameter}.",
@@ -379,9 +401,8 @@ def _image_value(value: Any, parameter: str, *, keys: tuple[str, ...] = ("image"
             raise RequestError(
                 f"Missing required parameter: {parameter}.image.", code="missingImage", parameter=f"{parameter}.image"
             )
-        image = sub.raw(present[0])
         sub.reject_unknown()
-        return _image_value(image, sub.param(present[0]))
+        return _image_value(sub.obj[present[0]], sub.param(present[0]), nested=False)
     if not isinstance(value, str) or not value:
         raise RequestError(
             f"Invalid image at {parameter}: expected an image UUID, URL, data URI or base64 string.",
@@ -401,7 +422,7 @@ def _frame_images(items: list[Any], path: str) -> tuple[FrameImage, ...]:
             sub = _Fields(item, item_path)
             frame = sub.raw("frame")
             if frame is not None:
-                if isinstance(frame, bool) or frame not in FRAME_POSITIONS:
+                if isinstance(frame, bool) or not isinstance(frame, str | int) or frame not in FRAME_POSITIONS:
                     raise RequestError(
                         f"Invalid value for {item_path}.frame. Allowed values: first, last, 0, -1.",
                         code="invalidFramePosition",
@@ -613,8 +634,18 @@ def _synonym(f: _Fields, name: str, items: tuple[int, int]) -> tuple[list[Any] |
 
 
 def task_to_record(task: VideoInferenceTask) -> dict[str, Any]:
-    """The stored form of a validated task (JSON-safe), inverse of ``task_from_record``."""
-    return asdict(task)
+    """The stored form of a validated task (JSON-safe), inverse of ``task_from_record``.
+
+    Built by hand rather than with ``dataclasses.asdict``: this runs for every
+    submission, and asdict's recursive deep copy costs more than the rest of it.
+    """
+    record = dict(task.__dict__)
+    record["frame_images"] = [
+        {"image": {"value": f.image.value, "parameter": f.image.parameter}, "position": f.position}
+        for f in task.frame_images
+    ]
+    record["reference_images"] = [{"value": r.value, "parameter": r.parameter} for r in task.reference_images]
+    return record
 
 
 def task_from_record(record: dict[str, Any]) -> VideoInferenceTask:

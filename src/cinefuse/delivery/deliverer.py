@@ -1,0 +1,198 @@
+"""The deliverer: sends outbox rows (webhook calls, uploads) with retries.
+
+Rows are written in the transaction that finishes a result (``jobs.repository``), so a
+crash or restart loses none: the deliverer claims due rows with a short lease, sends
+them concurrently, and records the outcome. Retries back off exponentially
+(``backoff * 2**(attempt-1)``: 1 s, 2 s, 4 s, ... by default) up to ``max_tries``.
+
+* Webhooks (API.md 4.2): POST ``{"data":[item]}`` or ``{"errors":[item]}`` built from the
+  result as it stands when sent (so it reports an upload's outcome); any non-2xx,
+  timeout or network error is retried; a URL the outbound guard refuses is given up at once.
+* Uploads (API.md 4.3): PUT of the raw file with its Content-Type and an explicit
+  Content-Length; retried on 5xx, 429, timeouts and network errors; any other failure,
+  or running out of tries, turns the result into ``uploadFailed`` (the file stays at
+  its videoURL). A result's webhook waits until its upload has ended.
+
+Runs in its own thread with its own event loop, in the server (embedded) or in a
+``cinefuse worker`` process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import orjson
+
+from cinefuse.delivery.outbound import OutboundClient, OutboundError, OutboundRefused, OutboundTimeout
+from cinefuse.delivery.signing import webhook_headers
+from cinefuse.jobs.models import Delivery
+from cinefuse.jobs.repository import JobRepository
+from cinefuse.schemas.results import UrlSigner, result_item
+from cinefuse.storage.base import MediaStore
+
+log = logging.getLogger(__name__)
+
+#: Rows claimed per round, and sends in flight at once.
+CLAIM_BATCH = 200
+CONCURRENCY = 32
+#: Idle wait between rounds when nothing is due (seconds).
+IDLE_POLL = 0.25
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    max_tries: int = 8
+    backoff: float = 1.0
+    timeout: float = 10.0
+
+    def delay_after(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        return float(self.backoff * 2 ** (attempt - 1))
+
+
+class _Retry(Exception):
+    """A failure worth another try."""
+
+
+class _GiveUp(Exception):
+    """A failure no retry can fix."""
+
+
+class Deliverer:
+    def __init__(
+        self,
+        repo: JobRepository,
+        store: MediaStore,
+        outbound: OutboundClient,
+        sign: UrlSigner,
+        settings: DeliverySettings,
+        *,
+        webhook_secret: Callable[[int], str | None] = lambda key_id: None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.repo = repo
+        self.store = store
+        self.outbound = outbound
+        self.sign = sign
+        self.settings = settings
+        self.webhook_secret = webhook_secret
+        self.clock = clock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.sent = 0  # counters for benchmarks and tests
+        self.failed = 0
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=lambda: asyncio.run(self.run()), name="cinefuse-deliverer",
+                                        daemon=True)  # fmt: skip
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=30)
+
+    async def run(self) -> None:
+        """Deliver until ``stop()``; each round claims what is due and sends it."""
+        gate = asyncio.Semaphore(CONCURRENCY)
+        in_flight: set[asyncio.Task[None]] = set()
+        while not self._stop.is_set():
+            try:
+                # Only claim what can start soon, so a lease never runs out while queued here.
+                room = CLAIM_BATCH - len(in_flight)
+                due = await asyncio.to_thread(self.repo.claim_deliveries, room, self._lease()) if room > 0 else []
+            except Exception:  # the store is unreachable: keep the loop alive
+                log.exception("claiming deliveries failed")
+                due = []
+            for delivery in due:
+                task = asyncio.create_task(self._guarded(gate, delivery))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+            if not due:
+                await asyncio.sleep(IDLE_POLL)
+            else:
+                await asyncio.sleep(0)
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=self.settings.timeout)
+
+    def _lease(self) -> float:
+        # Long enough for the whole claimed batch to be sent at CONCURRENCY at a time.
+        return self.settings.timeout * (CLAIM_BATCH / CONCURRENCY + 2)
+
+    async def _guarded(self, gate: asyncio.Semaphore, delivery: Delivery) -> None:
+        async with gate:
+            try:
+                await self.deliver(delivery)
+            except Exception:  # a bug in one delivery must not stop the others
+                log.exception("delivery %s crashed", delivery.delivery_id)
+
+    # ---------------------------------------------------------------- one delivery
+
+    async def deliver(self, delivery: Delivery) -> None:
+        """Send one row and record the outcome (sent, retry later, or failed)."""
+        try:
+            if delivery.kind == "webhook":
+                await self._webhook(delivery)
+            else:
+                await self._upload(delivery)
+        except _Retry as retry:
+            attempt = delivery.attempts + 1
+            if attempt < self.settings.max_tries:
+                await asyncio.to_thread(
+                    self.repo.delivery_retry, delivery, self.clock() + self.settings.delay_after(attempt), str(retry)
+                )
+                return
+            await self._give_up(delivery, f"gave up after {attempt} tries: {retry}")
+        except _GiveUp as reason:
+            await self._give_up(delivery, str(reason))
+        else:
+            self.sent += 1
+            await asyncio.to_thread(self.repo.delivery_sent, delivery)
+
+    async def _give_up(self, delivery: Delivery, reason: str) -> None:
+        self.failed += 1
+        log.warning("%s %s to %s failed: %s", delivery.kind, delivery.delivery_id, delivery.url, reason)
+        result_error = ("uploadFailed", f"Upload to uploadEndpoint failed: {reason}") if delivery.kind == "upload" else None
+        await asyncio.to_thread(self.repo.delivery_failed, delivery, reason, result_error)
+
+    async def _webhook(self, delivery: Delivery) -> None:
+        view = await asyncio.to_thread(self.repo.result_view, delivery.job_id, delivery.result_idx)
+        if view is None:
+            raise _GiveUp("result no longer exists")
+        is_error, item = result_item(delivery.task_uuid, view, self.sign)
+        body = orjson.dumps({"errors": [item]} if is_error else {"data": [item]})
+        headers = webhook_headers(delivery.delivery_id, int(self.clock()), body,
+                                  self.webhook_secret(delivery.key_id))  # fmt: skip
+        status = await self._send("POST", delivery.url, headers, body)
+        if not 200 <= status < 300:
+            raise _Retry(f"HTTP {status}")
+
+    async def _upload(self, delivery: Delivery) -> None:
+        view = await asyncio.to_thread(self.repo.result_view, delivery.job_id, delivery.result_idx)
+        content_type = await asyncio.to_thread(self.repo.result_content_type, delivery.job_id, delivery.result_idx)
+        if view is None or view.media_key is None or content_type is None:
+            raise _GiveUp("the result's file is gone")
+        data = await asyncio.to_thread(self.store.read_bytes, view.media_key)
+        status = await self._send("PUT", delivery.url, {"content-type": content_type}, data)
+        if status == 429 or status >= 500:
+            raise _Retry(f"HTTP {status}")
+        if not 200 <= status < 300:
+            raise _GiveUp(f"HTTP {status}")
+
+    async def _send(self, method: str, url: str, headers: dict[str, str], body: bytes) -> int:
+        try:
+            reply = await self.outbound.send(method, url, headers=headers, content=body, timeout=self.settings.timeout)
+        except OutboundRefused as refused:
+            raise _GiveUp(f"refused by the outbound guard: {refused}") from refused
+        except OutboundTimeout as timeout:
+            raise _Retry(f"timed out: {timeout}") from timeout
+        except OutboundError as error:
+            raise _Retry(str(error)) from error
+        return reply.status_code
