@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 
 from cinefuse.jobs.repository import JobRepository
@@ -44,7 +43,7 @@ class Sweeper:
         for _, _, media_key in expired:
             self.store.delete(media_key)
         self.repo.forget_media([(job_id, idx) for job_id, idx, _ in expired])
-        old_images = self.repo.expired_images(time.time() - self.image_retention)
+        old_images = self.repo.expired_images(self.repo.clock() - self.image_retention)
         for _, media_key in old_images:
             self.store.delete(media_key)
         self.repo.delete_images([u for u, _ in old_images])
