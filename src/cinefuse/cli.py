@@ -128,7 +128,9 @@ def generate(
     pixverse = {k: v for k, v in {"cameraMovement": camera, "style": style, "effect": effect,
                                   "motionMode": motion}.items() if v}  # fmt: skip
     raw["providerSettings"] = {"pixverse": pixverse}
-    inline = lambda p: base64.b64encode(p.read_bytes()).decode()  # noqa: E731
+    def inline(path: Path) -> str:
+        return base64.b64encode(path.read_bytes()).decode()
+
     if image:
         raw["inputs"] = {"frameImages": [inline(p) for p in image]}
     if reference:

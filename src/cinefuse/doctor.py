@@ -45,7 +45,7 @@ def report(settings: Settings) -> list[Check]:
 
         if not torch.cuda.is_available():
             raise RuntimeError("no CUDA device")
-        return torch.cuda.get_device_name(0)
+        return str(torch.cuda.get_device_name(0))
 
     def preview() -> str:
         from cinefuse.generation.preview import PreviewEngine

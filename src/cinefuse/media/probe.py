@@ -43,4 +43,4 @@ def probe(path: Path | str) -> VideoProbe:
 def read_frames(path: Path | str) -> list[npt.NDArray[np.uint8]]:
     """Decode every frame to RGB (tests only: holds the whole clip)."""
     with av.open(str(path)) as container:
-        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+        return [np.asarray(f.to_ndarray(format="rgb24"), dtype=np.uint8) for f in container.decode(video=0)]

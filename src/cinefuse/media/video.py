@@ -100,6 +100,7 @@ class VideoEncoder:
         options = {"movflags": "faststart"} if fmt == "MP4" else {}
         self._container = av.open(str(self.path), mode="w", format=container_name, options=options)
         stream = self._container.add_stream(codec, rate=Fraction(fps, 1))
+        assert isinstance(stream, av.VideoStream)
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
         crf = str(crf_for_quality(codec, quality))
@@ -115,7 +116,7 @@ class VideoEncoder:
         if frame.shape != (self.height, self.width, 3):
             raise ValueError(f"frame shape {frame.shape} != {(self.height, self.width, 3)}")
         # OpenCV's RGB->I420 is several times faster than swscale's path from rgb24.
-        yuv = cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420)
+        yuv = np.asarray(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420), dtype=np.uint8)
         video_frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         video_frame.pts = self.frames
         for packet in self._stream.encode(video_frame):
