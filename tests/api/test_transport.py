@@ -100,3 +100,30 @@ def test_websocket_auth_ping_tasks_and_resume(client: TestClient) -> None:
         assert all(len(frame) == 1 for frame in frames)
         kinds = sorted(next(iter(frame)) for frame in frames)
         assert kinds == ["data", "errors"]
+
+
+def test_queue_limit_and_rate_limit_answer_429(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, api_keys=KEY, workers=0, queue_limit=2, deliverer=False)
+    with TestClient(create_app(settings)) as client:  # type: ignore[arg-type]
+        auth = {"Authorization": f"Bearer {KEY}"}
+        assert [client.post("/v1", json=[video()], headers=auth).status_code for _ in range(2)] == [200, 200]
+        full = client.post("/v1", json=[video()], headers=auth)
+        assert full.status_code == 429 and full.json()["errors"][0]["code"] == "queueFull"
+    settings = Settings(data_dir=tmp_path / "b", api_keys=KEY, workers=0, rate_limit=1.0, deliverer=False)
+    with TestClient(create_app(settings)) as client:  # type: ignore[arg-type]
+        ping = {"taskType": "getResponse", "taskUUID": str(uuid.uuid4())}
+        codes = [client.post("/v1", json=[ping], headers={"Authorization": f"Bearer {KEY}"}).json()["errors"][0]["code"]
+                 for _ in range(4)]  # fmt: skip
+        assert codes[:2] == ["taskNotFound", "taskNotFound"] and codes[-1] == "rateLimitExceeded"
+
+
+def test_idle_websocket_is_closed(tmp_path: Path) -> None:
+    from starlette.websockets import WebSocketDisconnect
+
+    settings = Settings(data_dir=tmp_path, api_keys=KEY, workers=0, ws_idle_timeout=0.3, deliverer=False)
+    with TestClient(create_app(settings)) as client, client.websocket_connect("/v1") as ws:  # type: ignore[arg-type]
+        ws.send_json([{"taskType": "ping", "ping": True}])
+        assert ws.receive_json()["data"][0]["pong"] is True
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+        assert closed.value.code == 1000
