@@ -28,6 +28,7 @@ from cinefuse.jobs.sweeper import Sweeper
 from cinefuse.jobs.writer import BatchWriter
 from cinefuse.keys import KeyRing, configured_keys, load_or_create_secret, webhook_secrets
 from cinefuse.media.inputs import ImageInputs
+from cinefuse.safety.guard import ContentGuard
 from cinefuse.settings import Settings
 from cinefuse.storage.base import MediaStore
 from cinefuse.storage.local import LocalMediaStore
@@ -80,6 +81,7 @@ def build_services(settings: Settings) -> Services:
         repo=repo, store=store, images=images, engine_for=engine_provider(settings.engine),
         sign=store.signed_url, prices=settings.prices, work_dir=settings.data_dir / "work",
         lease_seconds=settings.lease_seconds, default_ttl=settings.default_ttl, x264_preset=settings.x264_preset,
+        safety=ContentGuard.from_settings(settings),
     )  # fmt: skip
     url = settings.resolved_database_url
     checkpointer = Checkpointer(url) if is_sqlite(url) else None

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cinefuse.safety.base import DEFAULT_BATCH_SIZE, DEFAULT_CLASSES, DEFAULT_THRESHOLD, DEFAULT_TOLERANT_THRESHOLD
+
 Profile = Literal["embedded", "distributed"]
 EngineName = Literal["auto", "preview", "wan", "ltx"]
 
@@ -66,6 +68,21 @@ class Settings(BaseSettings):
     webhook_secrets: str = ""
     #: Run the deliverer (webhooks, uploads) in this process.
     deliverer: bool = True
+
+    #: Content safety (API.md 3.2 ``safety``): ``nudenet`` needs the ``safety`` extra;
+    #: ``none`` (or the extra missing) makes tasks that ask for a check fail, never pass unchecked.
+    safety_backend: Literal["nudenet", "none"] = "nudenet"
+    #: A counted class scoring at least this flags a frame; ``safety.tolerance`` uses the tolerant one.
+    safety_threshold: float = Field(default=DEFAULT_THRESHOLD, gt=0, le=1)
+    safety_tolerant_threshold: float = Field(default=DEFAULT_TOLERANT_THRESHOLD, gt=0, le=1)
+    #: Comma-separated detector classes that count (NudeNet label names).
+    safety_classes: str = ",".join(DEFAULT_CLASSES)
+    #: Extra prompt-filter terms, comma-separated literal words or phrases.
+    safety_prompt_terms: str = ""
+    #: Frames per detector call in ``full`` mode (also the most frame copies held).
+    safety_batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1)
+    #: onnxruntime threads per check.
+    safety_threads: int = Field(default=2, ge=1)
 
     price_360p: float = 0.02
     price_540p: float = 0.03

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from cinefuse.errors import TaskFailure
+from cinefuse.errors import ContentFlagged, TaskFailure
 from cinefuse.generation.base import Engine, GenerationInterrupted, GenerationRequest
 from cinefuse.jobs.models import Claim, NewDelivery
 from cinefuse.jobs.repository import JobRepository
@@ -30,6 +30,7 @@ from cinefuse.media.inputs import ImageInputs
 from cinefuse.media.video import encode_frames, extension
 from cinefuse.models.capabilities import ModelCapabilities
 from cinefuse.models.registry import get_model
+from cinefuse.safety.guard import ContentGuard
 from cinefuse.schemas.results import UrlSigner
 from cinefuse.schemas.tasks import VideoInferenceTask, task_from_record
 from cinefuse.storage.base import MediaStore
@@ -57,6 +58,9 @@ class RunnerContext:
     owner: str = field(default_factory=lambda: f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:6]}")
     #: Set by the pool on shutdown: running jobs give their lease back.
     stopping: Callable[[], bool] = lambda: False
+    #: Content safety (API.md 3.2 ``safety``). The default has no backend: tasks that ask
+    #: for a check fail with ``inferenceError`` instead of passing unchecked.
+    safety: ContentGuard = field(default_factory=lambda: ContentGuard(None))
 
 
 class _Interrupt(GenerationInterrupted):
@@ -97,19 +101,24 @@ def cost_of(task: VideoInferenceTask, prices: dict[str, float]) -> float:
 
 def _resolve_inputs(
     ctx: RunnerContext, claim: Claim, task: VideoInferenceTask, caps: ModelCapabilities
-) -> tuple[VideoInferenceTask, dict[str, Any]]:
+) -> tuple[VideoInferenceTask, dict[str, Any], dict[str, npt.NDArray[np.uint8]]]:
+    """The task with its output size settled, the engine's images, and every input image
+    by its parameter path (for the safety check)."""
     images: dict[str, Any] = {"first": None, "last": None, "refs": ()}
+    named: dict[str, npt.NDArray[np.uint8]] = {}
     loaded: list[npt.NDArray[np.uint8]] = []
     for frame in task.frame_images:
         pixels = ctx.images.load(claim.key_id, frame.image.value, frame.image.parameter)
-        images[frame.position] = pixels
+        images[frame.position] = named[frame.image.parameter] = pixels
         loaded.append(pixels)
-    images["refs"] = tuple(ctx.images.load(claim.key_id, r.value, r.parameter) for r in task.reference_images)
+    for ref in task.reference_images:
+        named[ref.parameter] = ctx.images.load(claim.key_id, ref.value, ref.parameter)
+    images["refs"] = tuple(named[ref.parameter] for ref in task.reference_images)
     if task.width is None or task.height is None:
         height, width = loaded[0].shape[:2]
         w, h = caps.size_for(task.resolution, caps.nearest_aspect(width, height))
         task = VideoInferenceTask(**{**task.__dict__, "width": w, "height": h})
-    return task, images
+    return task, images, named
 
 
 def _deliveries(task: VideoInferenceTask, is_error: bool, video_uuid: str) -> list[NewDelivery]:
@@ -151,8 +160,14 @@ def run_job(ctx: RunnerContext, job_id: str) -> str | None:
     heartbeat = _Heartbeat(ctx, claim)
     pending = list(claim.pending)
     try:
-        task, images = _resolve_inputs(ctx, claim, task, caps)
+        task, images, named_images = _resolve_inputs(ctx, claim, task, caps)
         assert task.width is not None and task.height is not None
+        # Prompt and input images, before any frame is generated: ContentFlagged or
+        # SafetyUnavailable (both TaskFailure) fail every pending result below.
+        ctx.safety.check_request(
+            mode=task.safety_mode, check_inputs=task.safety_check_inputs, tolerance=task.safety_tolerance,
+            prompt=task.positive_prompt, images=named_images,
+        )  # fmt: skip
         engine = ctx.engine_for(task.model)
         motion = task.effective_motion_mode(caps)
         for idx in list(pending):
@@ -165,15 +180,29 @@ def run_job(ctx: RunnerContext, job_id: str) -> str | None:
                 last_frame=images["last"], reference_images=images["refs"],
             )  # fmt: skip
             media_key = f"videos/{claim.video_uuids[idx]}.{extension(task.output_format)}"  # type: ignore[arg-type]
+            frames = engine.generate(request, heartbeat)
+            if task.safety_mode != "none":
+                # Checks the frames as they stream; a flag raises ContentFlagged out of the
+                # encoder, which deletes its partial file: nothing reaches the store.
+                frames = ctx.safety.inspector(task.safety_mode, task.num_frames, task.safety_tolerance).wrap(frames)
             ctx.work_dir.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=ctx.work_dir) as tmp:
-                encoded = encode_frames(
-                    engine.generate(request, heartbeat), Path(tmp) / Path(media_key).name,
-                    fmt=task.output_format, width=task.width, height=task.height,  # type: ignore[arg-type]
-                    fps=task.fps, quality=task.output_quality, x264_preset=ctx.x264_preset,
-                )  # fmt: skip
-                heartbeat.beat()  # still ours? (checked again, atomically, by finish_result)
-                ctx.store.put_file(media_key, encoded.path, encoded.content_type)
+            try:
+                with tempfile.TemporaryDirectory(dir=ctx.work_dir) as tmp:
+                    encoded = encode_frames(
+                        frames, Path(tmp) / Path(media_key).name,
+                        fmt=task.output_format, width=task.width, height=task.height,  # type: ignore[arg-type]
+                        fps=task.fps, quality=task.output_quality, x264_preset=ctx.x264_preset,
+                    )  # fmt: skip
+                    heartbeat.beat()  # still ours? (checked again, atomically, by finish_result)
+                    ctx.store.put_file(media_key, encoded.path, encoded.content_type)
+            except ContentFlagged as flagged:
+                # This result only: the others of the task are generated and checked on their own.
+                log.info("job %s: result %d flagged by the content safety check", job_id, idx)
+                error = {"status": "error", "error_code": flagged.code, "error_message": flagged.message}
+                if not _finish(ctx, claim, task, idx, error):
+                    return None
+                pending.remove(idx)
+                continue
             values: dict[str, Any] = {
                 "status": "success", "progress": 100, "media_key": media_key,
                 "content_type": encoded.content_type, "size_bytes": encoded.size_bytes,
@@ -182,7 +211,7 @@ def run_job(ctx: RunnerContext, job_id: str) -> str | None:
             if task.include_cost:
                 values["cost"] = cost_of(task, ctx.prices)
             if task.safety_mode != "none":
-                values["nsfw"] = False
+                values["nsfw"] = False  # the inspector consumed the whole stream unflagged
             if not _finish(ctx, claim, task, idx, values):
                 log.warning("job %s: lease lost before result %d was published", job_id, idx)
                 return None
