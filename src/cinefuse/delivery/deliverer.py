@@ -30,7 +30,7 @@ import orjson
 
 from cinefuse.delivery.outbound import OutboundClient, OutboundError, OutboundRefused, OutboundTimeout
 from cinefuse.delivery.signing import webhook_headers
-from cinefuse.jobs.models import Delivery
+from cinefuse.jobs.models import Delivery, DeliveryOutcome
 from cinefuse.jobs.repository import JobRepository
 from cinefuse.schemas.results import UrlSigner, result_item
 from cinefuse.storage.base import MediaStore
@@ -42,6 +42,8 @@ CLAIM_BATCH = 200
 CONCURRENCY = 32
 #: Idle wait between rounds when nothing is due (seconds).
 IDLE_POLL = 0.25
+#: Outcomes are written in batches: at most this often (seconds) while busy.
+FLUSH_INTERVAL = 0.05
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class Deliverer:
         self._thread: threading.Thread | None = None
         self.sent = 0  # counters for benchmarks and tests
         self.failed = 0
+        self._outcomes: list[DeliveryOutcome] = []
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -100,9 +103,11 @@ class Deliverer:
             self._thread.join(timeout=30)
 
     async def run(self) -> None:
-        """Deliver until ``stop()``; each round claims what is due and sends it."""
+        """Deliver until ``stop()``; each round claims what is due and sends it. Outcomes
+        are written in batches by a flusher, not one transaction per call."""
         gate = asyncio.Semaphore(CONCURRENCY)
         in_flight: set[asyncio.Task[None]] = set()
+        flusher = asyncio.create_task(self._flush_loop())
         while not self._stop.is_set():
             try:
                 # Only claim what can start soon, so a lease never runs out while queued here.
@@ -115,12 +120,26 @@ class Deliverer:
                 task = asyncio.create_task(self._guarded(gate, delivery))
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
-            if not due:
-                await asyncio.sleep(IDLE_POLL)
-            else:
-                await asyncio.sleep(0)
+            await asyncio.sleep(IDLE_POLL if not due else FLUSH_INTERVAL)
         if in_flight:
             await asyncio.wait(in_flight, timeout=self.settings.timeout)
+        flusher.cancel()
+        await self._flush()
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_INTERVAL)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        batch, self._outcomes = self._outcomes, []
+        if not batch:
+            return
+        try:
+            await asyncio.to_thread(self.repo.record_deliveries, batch)
+        except Exception:  # keep them for the next flush; their leases hold them meanwhile
+            log.exception("recording %d delivery outcomes failed", len(batch))
+            self._outcomes[:0] = batch
 
     def _lease(self) -> float:
         # Long enough for the whole claimed batch to be sent at CONCURRENCY at a time.
@@ -129,14 +148,22 @@ class Deliverer:
     async def _guarded(self, gate: asyncio.Semaphore, delivery: Delivery) -> None:
         async with gate:
             try:
-                await self.deliver(delivery)
+                outcome = await self.attempt(delivery)
+                # Not ``self._outcomes.append(await ...)``: that would bind the list before the
+                # await, and the flusher swaps the list meanwhile.
+                self._outcomes.append(outcome)
             except Exception:  # a bug in one delivery must not stop the others
                 log.exception("delivery %s crashed", delivery.delivery_id)
 
     # ---------------------------------------------------------------- one delivery
 
     async def deliver(self, delivery: Delivery) -> None:
-        """Send one row and record the outcome (sent, retry later, or failed)."""
+        """Send one row and record the outcome at once (sent, retry later, or failed)."""
+        outcome = await self.attempt(delivery)
+        await asyncio.to_thread(self.repo.record_deliveries, [outcome])
+
+    async def attempt(self, delivery: Delivery) -> DeliveryOutcome:
+        """Send one row; the outcome is for the caller to record."""
         try:
             if delivery.kind == "webhook":
                 await self._webhook(delivery)
@@ -145,22 +172,21 @@ class Deliverer:
         except _Retry as retry:
             attempt = delivery.attempts + 1
             if attempt < self.settings.max_tries:
-                await asyncio.to_thread(
-                    self.repo.delivery_retry, delivery, self.clock() + self.settings.delay_after(attempt), str(retry)
-                )
-                return
-            await self._give_up(delivery, f"gave up after {attempt} tries: {retry}")
+                next_at = self.clock() + self.settings.delay_after(attempt)
+                return DeliveryOutcome(delivery, "pending", str(retry), next_at)
+            return self._give_up(delivery, f"gave up after {attempt} tries: {retry}")
         except _GiveUp as reason:
-            await self._give_up(delivery, str(reason))
-        else:
-            self.sent += 1
-            await asyncio.to_thread(self.repo.delivery_sent, delivery)
+            return self._give_up(delivery, str(reason))
+        self.sent += 1
+        return DeliveryOutcome(delivery, "sent")
 
-    async def _give_up(self, delivery: Delivery, reason: str) -> None:
+    def _give_up(self, delivery: Delivery, reason: str) -> DeliveryOutcome:
         self.failed += 1
         log.warning("%s %s to %s failed: %s", delivery.kind, delivery.delivery_id, delivery.url, reason)
-        result_error = ("uploadFailed", f"Upload to uploadEndpoint failed: {reason}") if delivery.kind == "upload" else None
-        await asyncio.to_thread(self.repo.delivery_failed, delivery, reason, result_error)
+        result_error = None
+        if delivery.kind == "upload":
+            result_error = ("uploadFailed", f"Upload to uploadEndpoint failed: {reason}")
+        return DeliveryOutcome(delivery, "failed", reason, result_error=result_error)
 
     async def _webhook(self, delivery: Delivery) -> None:
         view = await asyncio.to_thread(self.repo.result_view, delivery.job_id, delivery.result_idx)

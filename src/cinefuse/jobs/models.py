@@ -104,3 +104,15 @@ class NewDelivery:
     url: str
     delivery_id: str
     blocked: bool = False
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """What became of one attempt: ``sent``, ``failed`` (given up), or ``pending`` (retry
+    at ``next_attempt_at``). ``result_error`` also turns the result into that error."""
+
+    delivery: Delivery
+    status: Literal["sent", "failed", "pending"]
+    error: str | None = None
+    next_attempt_at: float = 0.0
+    result_error: tuple[str, str] | None = None

@@ -29,6 +29,7 @@ from cinefuse.jobs.db import is_sqlite, sqlite_path
 from cinefuse.jobs.models import (
     Claim,
     Delivery,
+    DeliveryOutcome,
     ImageRecord,
     JobStatus,
     JobView,
@@ -469,38 +470,37 @@ class JobRepository:
         return [Delivery(r.id, r.job_id, r.result_idx, r.kind, r.url, r.delivery_id, r.attempts, r.key_id,
                          r.task_uuid) for r in rows]  # fmt: skip
 
-    def delivery_sent(self, delivery: Delivery) -> None:
+    def record_deliveries(self, outcomes: Sequence[DeliveryOutcome]) -> None:
+        """Write many delivery outcomes in one transaction (the deliverer batches them:
+        one transaction per call would cap it at the disk's commit rate)."""
+        if not outcomes:
+            return
         with self.engine.begin() as conn:
-            conn.execute(
-                update(outbox).where(outbox.c.id == delivery.id)
-                .values(status="sent", attempts=delivery.attempts + 1, last_error=None)
-            )  # fmt: skip
-            if delivery.kind == "upload":
-                self._unblock(conn, delivery)
+            for o in outcomes:
+                d = o.delivery
+                values: dict[str, Any] = {"status": o.status, "attempts": d.attempts + 1, "last_error": o.error}
+                if o.status == "pending":
+                    values["next_attempt_at"] = o.next_attempt_at
+                conn.execute(update(outbox).where(outbox.c.id == d.id).values(**values))
+                if o.result_error is not None:
+                    conn.execute(
+                        update(results)
+                        .where(results.c.job_id == d.job_id, results.c.idx == d.result_idx)
+                        .values(status="error", error_code=o.result_error[0], error_message=o.result_error[1])
+                    )
+                if d.kind == "upload" and o.status != "pending":
+                    self._unblock(conn, d)
+
+    def delivery_sent(self, delivery: Delivery) -> None:
+        self.record_deliveries([DeliveryOutcome(delivery, "sent")])
 
     def delivery_retry(self, delivery: Delivery, next_attempt_at: float, error: str) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(outbox).where(outbox.c.id == delivery.id)
-                .values(attempts=delivery.attempts + 1, next_attempt_at=next_attempt_at, last_error=error)
-            )  # fmt: skip
+        self.record_deliveries([DeliveryOutcome(delivery, "pending", error, next_attempt_at)])
 
     def delivery_failed(self, delivery: Delivery, error: str, result_error: tuple[str, str] | None = None) -> None:
         """Give up on a delivery; ``result_error`` (code, message) also turns its result
         into an error (a failed upload)."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(outbox).where(outbox.c.id == delivery.id)
-                .values(status="failed", attempts=delivery.attempts + 1, last_error=error)
-            )  # fmt: skip
-            if result_error is not None:
-                conn.execute(
-                    update(results)
-                    .where(results.c.job_id == delivery.job_id, results.c.idx == delivery.result_idx)
-                    .values(status="error", error_code=result_error[0], error_message=result_error[1])
-                )
-            if delivery.kind == "upload":
-                self._unblock(conn, delivery)
+        self.record_deliveries([DeliveryOutcome(delivery, "failed", error, result_error=result_error)])
 
     def _unblock(self, conn: Connection, delivery: Delivery) -> None:
         conn.execute(
