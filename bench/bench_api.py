@@ -43,11 +43,16 @@ def free_port() -> int:
 
 def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CINEFUSE_")}
-    env |= {"CINEFUSE_DATA_DIR": str(data_dir), "CINEFUSE_API_KEYS": KEY, "CINEFUSE_WORKERS": "0",
-            "CINEFUSE_QUEUE_LIMIT": "0"}  # fmt: skip
+    env |= {
+        "CINEFUSE_DATA_DIR": str(data_dir),
+        "CINEFUSE_API_KEYS": KEY,
+        "CINEFUSE_WORKERS": "0",
+        "CINEFUSE_QUEUE_LIMIT": "0",
+    }
     exe = Path(sys.executable).with_name("cinefuse")
-    proc = subprocess.Popen([str(exe), "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [str(exe), "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -77,8 +82,7 @@ def wrk(url: str, duration: int, script: str | None = None, env: dict[str, str] 
     cmd = ["wrk", "-t2", "-c32", f"-d{duration}s", "--latency"]
     if script:
         cmd += ["-s", str(HERE / "wrk" / script)]
-    out = subprocess.run(cmd + [url], capture_output=True, text=True, env=os.environ | (env or {}),
-                         check=True).stdout  # fmt: skip
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, env=os.environ | (env or {}), check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     lat = {}
     for pct in ("50", "99"):
@@ -91,12 +95,15 @@ def wrk(url: str, duration: int, script: str | None = None, env: dict[str, str] 
 def seed_tasks(port: int, count: int, path: Path) -> None:
     ids = [str(uuid.uuid4()) for _ in range(count)]
     for start in range(0, count, 100):
-        body = [{"taskType": "videoInference", "taskUUID": u, "model": "pixverse:1@3", "positivePrompt": "a cat"}
-                for u in ids[start:start + 100]]  # fmt: skip
+        body = [
+            {"taskType": "videoInference", "taskUUID": u, "model": "pixverse:1@3", "positivePrompt": "a cat"}
+            for u in ids[start : start + 100]
+        ]
         request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/v1", data=json.dumps(body).encode(),
+            f"http://127.0.0.1:{port}/v1",
+            data=json.dumps(body).encode(),
             headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
-        )  # fmt: skip
+        )
         with urllib.request.urlopen(request) as reply:
             assert reply.status == 200
     path.write_text("\n".join(ids) + "\n")
@@ -116,8 +123,13 @@ def one_run(duration: int) -> dict[str, object]:
         tasks = tmp / "tasks.txt"
         seed_tasks(port, 2000, tasks)
         polls = wrk(f"{url}/v1", duration, "poll.lua", env | {"CINEFUSE_TASKS": str(tasks)})
-        return {"idle_rss_mb": idle, "torch_loaded": torch_loaded(proc.pid), "bare": bare, "submit": submit,
-                "poll": polls}  # fmt: skip
+        return {
+            "idle_rss_mb": idle,
+            "torch_loaded": torch_loaded(proc.pid),
+            "bare": bare,
+            "submit": submit,
+            "poll": polls,
+        }
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
@@ -137,16 +149,23 @@ def main() -> None:
         return statistics.median(float(r[path[0]][path[1]]) for r in runs)  # type: ignore[index]
 
     summary = {
-        "submit_rps": med(("submit", "rps")), "submit_p50_ms": med(("submit", "p50_ms")),
-        "submit_p99_ms": med(("submit", "p99_ms")), "poll_rps": med(("poll", "rps")),
-        "poll_p99_ms": med(("poll", "p99_ms")), "bare_rps": med(("bare", "rps")),
+        "submit_rps": med(("submit", "rps")),
+        "submit_p50_ms": med(("submit", "p50_ms")),
+        "submit_p99_ms": med(("submit", "p99_ms")),
+        "poll_rps": med(("poll", "rps")),
+        "poll_p99_ms": med(("poll", "p99_ms")),
+        "bare_rps": med(("bare", "rps")),
         "submit_over_bare": statistics.median(r["submit"]["rps"] / r["bare"]["rps"] for r in runs),  # type: ignore[index]
         "poll_over_bare": statistics.median(r["poll"]["rps"] / r["bare"]["rps"] for r in runs),  # type: ignore[index]
         "idle_rss_mb": statistics.median(float(r["idle_rss_mb"]) for r in runs),  # type: ignore[arg-type]
         "torch_loaded": any(r["torch_loaded"] for r in runs),
-    }  # fmt: skip
-    targets = {"submit_rps": (">=", 2500), "submit_p99_ms": ("<=", 20), "poll_rps": (">=", 6500),
-               "idle_rss_mb": ("<=", 150)}  # fmt: skip
+    }
+    targets = {
+        "submit_rps": (">=", 2500),
+        "submit_p99_ms": ("<=", 20),
+        "poll_rps": (">=", 6500),
+        "idle_rss_mb": ("<=", 150),
+    }
     print(f"cinefuse API benchmark: {args.runs} runs x {args.duration} s, wrk -t2 -c32, median")
     print(f"{'metric':<20}{'median':>12}{'target':>12}  per run")
     for name, value in summary.items():

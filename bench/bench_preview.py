@@ -148,8 +148,9 @@ def peak_rss_mb(out: Path) -> tuple[float, float]:
     survives exec), so this runs before the benchmark holds any frames; VmHWM, which does
     not inherit, is the cross-check.
     """
-    done = subprocess.run([sys.executable, "-c", _RSS_CHILD, PROMPT, str(out)], check=True, capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", _RSS_CHILD, PROMPT, str(out)], check=True, capture_output=True, text=True
+    )
     maxrss, hwm = done.stdout.strip().splitlines()[-1].split()
     return int(maxrss) / 1024.0, int(hwm) / 1024.0
 
@@ -169,20 +170,28 @@ def main() -> None:
             rows.append(run_case(case, args.runs, out))
             row = rows[-1]
             print(f"  {row['case']}: {row['total_s']} s", file=sys.stderr)
-    header = (f"{'case':34} {'total s':>8} {'render s':>9} {'encode s':>9} {'ms/frame':>9} {'enc floor':>10} "
-              f"{'target':>7}")
+    header = (
+        f"{'case':34} {'total s':>8} {'render s':>9} {'encode s':>9} {'ms/frame':>9} {'enc floor':>10} {'target':>7}"
+    )
     print(header)
     print("-" * len(header))
     for row in rows:
         target = "" if row["target_s"] is None else f"{row['target_s']}{' ok' if row['ok'] else ' MISS'}"
-        print(f"{row['case']:34} {row['total_s']:>8} {row['render_s']:>9} {row['encode_s']:>9} "
-              f"{row['render_ms_per_frame']:>9} {row['encoder_floor_s']:>10} {target:>7}")
+        print(
+            f"{row['case']:34} {row['total_s']:>8} {row['render_s']:>9} {row['encode_s']:>9} "
+            f"{row['render_ms_per_frame']:>9} {row['encoder_floor_s']:>10} {target:>7}"
+        )
     rss_ok = rss <= TARGET_RSS_MB
-    print(f"peak RSS, 1080p 8 s 24 fps (192 frames) render+encode: {rss:.0f} MB ru_maxrss, {hwm:.0f} MB VmHWM "
-          f"(target {TARGET_RSS_MB:.0f} MB {'ok' if rss_ok else 'MISS'})")
+    print(
+        f"peak RSS, 1080p 8 s 24 fps (192 frames) render+encode: {rss:.0f} MB ru_maxrss, {hwm:.0f} MB VmHWM "
+        f"(target {TARGET_RSS_MB:.0f} MB {'ok' if rss_ok else 'MISS'})"
+    )
     report = {
-        "machine": {"python": platform.python_version(), "cpus": len(__import__("os").sched_getaffinity(0)),
-                    "platform": platform.platform()},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": len(__import__("os").sched_getaffinity(0)),
+            "platform": platform.platform(),
+        },
         "cases": rows,
         "peak_rss_mb_1080p_8s_24fps": round(rss, 1),
         "peak_vmhwm_mb_1080p_8s_24fps": round(hwm, 1),

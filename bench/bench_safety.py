@@ -54,8 +54,9 @@ def render_frames(count: int = NUM_FRAMES) -> list[Frame]:
     sky = np.linspace(0, 1, HEIGHT * 2 // 3)[:, None]
     base[: HEIGHT * 2 // 3] = (np.array([40, 90, 200]) * (1 - sky) + np.array([250, 180, 120]) * sky)[:, None, :]
     base[HEIGHT * 2 // 3 :] = (70, 110, 60)
-    shapes = [(int(rng.integers(0, WIDTH)), int(rng.integers(HEIGHT // 3, HEIGHT)), rng.integers(0, 255, 3))
-              for _ in range(8)]  # fmt: skip
+    shapes = [
+        (int(rng.integers(0, WIDTH)), int(rng.integers(HEIGHT // 3, HEIGHT)), rng.integers(0, 255, 3)) for _ in range(8)
+    ]
     frames = []
     for i in range(count):
         frame = base.copy()
@@ -89,10 +90,16 @@ def encode(frames: Iterator[Frame], tmp: Path) -> None:
 def summary(name: str, samples: list[float], frames: int, limit: float | None = None) -> dict[str, Any]:
     median = statistics.median(samples)
     return {
-        "name": name, "median_s": median, "min_s": min(samples), "max_s": max(samples), "frames": frames,
-        "ms_per_frame": median / frames * 1000 if frames else None, "limit_s": limit,
-        "ok": None if limit is None else median <= limit, "samples_s": samples,
-    }  # fmt: skip
+        "name": name,
+        "median_s": median,
+        "min_s": min(samples),
+        "max_s": max(samples),
+        "frames": frames,
+        "ms_per_frame": median / frames * 1000 if frames else None,
+        "limit_s": limit,
+        "ok": None if limit is None else median <= limit,
+        "samples_s": samples,
+    }
 
 
 def main() -> int:
@@ -114,11 +121,19 @@ def main() -> int:
     inspect(checker, frames, "full", args.batch)  # warm-up: first-call allocations
 
     rows = [
-        summary("fast (3 of 80 frames)", timed(lambda: inspect(checker, frames, "fast", args.batch), args.runs), 3,
-                LIMITS_S["fast"]),
-        summary("full (80 frames)", timed(lambda: inspect(checker, frames, "full", args.batch), args.runs), 80,
-                LIMITS_S["full"]),
-    ]  # fmt: skip
+        summary(
+            "fast (3 of 80 frames)",
+            timed(lambda: inspect(checker, frames, "fast", args.batch), args.runs),
+            3,
+            LIMITS_S["fast"],
+        ),
+        summary(
+            "full (80 frames)",
+            timed(lambda: inspect(checker, frames, "full", args.batch), args.runs),
+            80,
+            LIMITS_S["full"],
+        ),
+    ]
     from nudenet import NudeDetector  # reference only: the package's own detector
 
     reference = NudeDetector()
@@ -136,19 +151,27 @@ def main() -> int:
 
             rows.append(summary("encode MP4 + full", timed(encode_checked, args.runs), 80))
 
-    print(f"safety benchmark: {NUM_FRAMES} frames {WIDTH}x{HEIGHT}, onnxruntime threads={args.threads}, "
-          f"batch={args.batch}, runs={args.runs}, model load {load_s * 1000:.0f} ms")  # fmt: skip
+    print(
+        f"safety benchmark: {NUM_FRAMES} frames {WIDTH}x{HEIGHT}, onnxruntime threads={args.threads}, "
+        f"batch={args.batch}, runs={args.runs}, model load {load_s * 1000:.0f} ms"
+    )
     print(f"{'case':34} {'median s':>9} {'min s':>8} {'max s':>8} {'ms/frame':>9} {'limit s':>8}  ok")
     for row in rows:
         limit = "" if row["limit_s"] is None else f"{row['limit_s']:.2f}"
         ok = "" if row["ok"] is None else ("yes" if row["ok"] else "NO")
-        print(f"{row['name']:34} {row['median_s']:9.3f} {row['min_s']:8.3f} {row['max_s']:8.3f} "
-              f"{row['ms_per_frame']:9.1f} {limit:>8}  {ok}")  # fmt: skip
+        print(
+            f"{row['name']:34} {row['median_s']:9.3f} {row['min_s']:8.3f} {row['max_s']:8.3f} "
+            f"{row['ms_per_frame']:9.1f} {limit:>8}  {ok}"
+        )
 
     environment = {
-        "python": platform.python_version(), "cpu_count": os.cpu_count(), "machine": platform.machine(),
-        "load_average": os.getloadavg(), "nudenet": version("nudenet"), "onnxruntime": version("onnxruntime"),
-    }  # fmt: skip
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "machine": platform.machine(),
+        "load_average": os.getloadavg(),
+        "nudenet": version("nudenet"),
+        "onnxruntime": version("onnxruntime"),
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / "safety.json"
     out.write_text(json.dumps({"rows": rows, "model_load_s": load_s, "args": vars(args), "env": environment}, indent=2))

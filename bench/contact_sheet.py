@@ -78,8 +78,14 @@ def sheet(rows: list[Image], path: Path) -> None:
 
 def photo(width: int, height: int) -> Image:
     """A stand-in photograph: a rendered scene with film grain (no image files needed)."""
-    request = GenerationRequest(prompt="a fox standing in a snowy pine forest at sunset", width=width,
-                                height=height, fps=16, num_frames=1, seed=11)
+    request = GenerationRequest(
+        prompt="a fox standing in a snowy pine forest at sunset",
+        width=width,
+        height=height,
+        fps=16,
+        num_frames=1,
+        seed=11,
+    )
     frame = next(iter(PreviewEngine().generate(request))).astype(np.int16)
     grain = np.random.default_rng(0).normal(0.0, 6.0, frame.shape)
     return np.clip(frame + grain, 0, 255).astype(np.uint8)
@@ -94,59 +100,99 @@ def studio_shot(kind: str, colour: tuple[float, float, float], seed: int) -> Ima
     rgb, mask = shade_figure(figure, colour, accent, (255.0, 255.0, 255.0), 0.3, True)
     h, w = mask.shape
     backdrop = np.clip(225.0 + rng.normal(0.0, 4.0, (h + 80, w + 120, 3)), 0, 255)
-    backdrop[40:40 + h, 60:60 + w] = backdrop[40:40 + h, 60:60 + w] * (1 - mask[..., None]) + rgb * mask[..., None]
+    backdrop[40 : 40 + h, 60 : 60 + w] = (
+        backdrop[40 : 40 + h, 60 : 60 + w] * (1 - mask[..., None]) + rgb * mask[..., None]
+    )
     return backdrop.astype(np.uint8)
 
 
 def build_sheets(out: Path, w: int, h: int, n: int) -> dict[str, Callable[[], None]]:
-    base = GenerationRequest(prompt="a man standing in a meadow with mountains and a forest", width=w, height=h,
-                             fps=16, num_frames=SHEET_FRAMES, seed=7)
+    base = GenerationRequest(
+        prompt="a man standing in a meadow with mountains and a forest",
+        width=w,
+        height=h,
+        fps=16,
+        num_frames=SHEET_FRAMES,
+        seed=7,
+    )
     still = photo(w, h)
     with_image = replace(base, first_frame=still)
 
     def camera() -> None:
-        sheet([row("(default drift)", sample_frames(base, n), h)]
-              + [row(m, sample_frames(replace(base, camera_movement=m), n), h) for m in CAMERA_MOVES],
-              out / "contact_camera.png")
+        sheet(
+            [row("(default drift)", sample_frames(base, n), h)]
+            + [row(m, sample_frames(replace(base, camera_movement=m), n), h) for m in CAMERA_MOVES],
+            out / "contact_camera.png",
+        )
 
     def camera_image() -> None:
-        sheet([row(m, sample_frames(replace(with_image, camera_movement=m), n), h) for m in CAMERA_MOVES],
-              out / "contact_camera_image.png")
+        sheet(
+            [row(m, sample_frames(replace(with_image, camera_movement=m), n), h) for m in CAMERA_MOVES],
+            out / "contact_camera_image.png",
+        )
 
     def styles() -> None:
-        sheet([row("(none)", sample_frames(base, n), h)]
-              + [row(s, sample_frames(replace(base, style=s), n), h) for s in STYLES]
-              + [row(f"{s} (image)", sample_frames(replace(with_image, style=s), n), h) for s in STYLES],
-              out / "contact_styles.png")
+        sheet(
+            [row("(none)", sample_frames(base, n), h)]
+            + [row(s, sample_frames(replace(base, style=s), n), h) for s in STYLES]
+            + [row(f"{s} (image)", sample_frames(replace(with_image, style=s), n), h) for s in STYLES],
+            out / "contact_styles.png",
+        )
 
     def effects() -> None:
         sheet([row(e, sample_frames(replace(base, effect=e), n), h) for e in EFFECTS], out / "contact_effects.png")
 
     def effects_image() -> None:
-        sheet([row(e, sample_frames(replace(with_image, effect=e), n), h) for e in EFFECTS],
-              out / "contact_effects_image.png")
+        sheet(
+            [row(e, sample_frames(replace(with_image, effect=e), n), h) for e in EFFECTS],
+            out / "contact_effects_image.png",
+        )
 
     def scenes() -> None:
-        sheet([row(f"{p} / seed {s}", sample_frames(replace(base, prompt=p, seed=s), n), h)
-               for p in SCENE_PROMPTS for s in (1, 2)], out / "contact_scenes.png")
+        sheet(
+            [
+                row(f"{p} / seed {s}", sample_frames(replace(base, prompt=p, seed=s), n), h)
+                for p in SCENE_PROMPTS
+                for s in (1, 2)
+            ],
+            out / "contact_scenes.png",
+        )
 
     def inputs() -> None:
         other = sample_frames(replace(base, prompt="neon city street at night", num_frames=1), 2)[0]
-        refs = (studio_shot("person", (200.0, 40.0, 50.0), 3), studio_shot("animal", (150.0, 100.0, 60.0), 4),
-                studio_shot("car", (40.0, 80.0, 200.0), 5))
+        refs = (
+            studio_shot("person", (200.0, 40.0, 50.0), 3),
+            studio_shot("animal", (150.0, 100.0, 60.0), 4),
+            studio_shot("car", (40.0, 80.0, 200.0), 5),
+        )
         m = n + 2
-        sheet([row("first+last morph", sample_frames(replace(base, first_frame=still, last_frame=other), m), h),
-               row("last frame only", sample_frames(replace(base, last_frame=still, camera_movement="zoom_in"), m), h),
-               row("fusion 3 refs seed 1", sample_frames(replace(base, reference_images=refs, seed=1), m), h),
-               row("fusion 3 refs seed 2", sample_frames(replace(base, reference_images=refs, seed=2), m), h),
-               row("fusion + hug seed 3", sample_frames(replace(base, reference_images=refs[:2], seed=3,
-                                                                  effect="hug your love"), m), h),
-               row("fast pan_left", sample_frames(replace(base, camera_movement="pan_left", motion_mode="fast"), m),
-                   h)],
-              out / "contact_inputs.png")
+        sheet(
+            [
+                row("first+last morph", sample_frames(replace(base, first_frame=still, last_frame=other), m), h),
+                row("last frame only", sample_frames(replace(base, last_frame=still, camera_movement="zoom_in"), m), h),
+                row("fusion 3 refs seed 1", sample_frames(replace(base, reference_images=refs, seed=1), m), h),
+                row("fusion 3 refs seed 2", sample_frames(replace(base, reference_images=refs, seed=2), m), h),
+                row(
+                    "fusion + hug seed 3",
+                    sample_frames(replace(base, reference_images=refs[:2], seed=3, effect="hug your love"), m),
+                    h,
+                ),
+                row(
+                    "fast pan_left", sample_frames(replace(base, camera_movement="pan_left", motion_mode="fast"), m), h
+                ),
+            ],
+            out / "contact_inputs.png",
+        )
 
-    return {"camera": camera, "camera_image": camera_image, "styles": styles, "effects": effects,
-            "effects_image": effects_image, "scenes": scenes, "inputs": inputs}
+    return {
+        "camera": camera,
+        "camera_image": camera_image,
+        "styles": styles,
+        "effects": effects,
+        "effects_image": effects_image,
+        "scenes": scenes,
+        "inputs": inputs,
+    }
 
 
 def main() -> None:

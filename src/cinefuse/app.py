@@ -51,11 +51,15 @@ class Services:
     def deliverer(self) -> Deliverer:
         secrets = webhook_secrets(self.settings, self.repo)
         return Deliverer(
-            self.repo, self.store, self.outbound, self.store.signed_url,
-            DeliverySettings(self.settings.webhook_max_tries, self.settings.webhook_backoff,
-                             self.settings.delivery_timeout),
+            self.repo,
+            self.store,
+            self.outbound,
+            self.store.signed_url,
+            DeliverySettings(
+                self.settings.webhook_max_tries, self.settings.webhook_backoff, self.settings.delivery_timeout
+            ),
             webhook_secret=secrets.get,
-        )  # fmt: skip
+        )
 
 
 def build_store(settings: Settings) -> MediaStore:
@@ -63,9 +67,13 @@ def build_store(settings: Settings) -> MediaStore:
         from cinefuse.storage.s3 import S3MediaStore
 
         return S3MediaStore(
-            settings.s3_bucket, endpoint_url=settings.s3_endpoint_url, region=settings.s3_region,
-            access_key=settings.s3_access_key, secret_key=settings.s3_secret_key, prefix=settings.s3_prefix,
-        )  # fmt: skip
+            settings.s3_bucket,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key,
+            prefix=settings.s3_prefix,
+        )
     return LocalMediaStore(settings.data_dir / "media", settings.base_url, load_or_create_secret(settings))
 
 
@@ -78,11 +86,18 @@ def build_services(settings: Settings) -> Services:
     outbound = OutboundClient(OutboundPolicy.from_setting(settings.outbound_allow))
     images = ImageInputs(repo, store, outbound)
     runner = RunnerContext(
-        repo=repo, store=store, images=images, engine_for=engine_provider(settings.engine),
-        sign=store.signed_url, prices=settings.prices, work_dir=settings.data_dir / "work",
-        lease_seconds=settings.lease_seconds, default_ttl=settings.default_ttl, x264_preset=settings.x264_preset,
+        repo=repo,
+        store=store,
+        images=images,
+        engine_for=engine_provider(settings.engine, settings.models_dir),
+        sign=store.signed_url,
+        prices=settings.prices,
+        work_dir=settings.data_dir / "work",
+        lease_seconds=settings.lease_seconds,
+        default_ttl=settings.default_ttl,
+        x264_preset=settings.x264_preset,
         safety=ContentGuard.from_settings(settings),
-    )  # fmt: skip
+    )
     url = settings.resolved_database_url
     checkpointer = Checkpointer(url) if is_sqlite(url) else None
     return Services(settings, repo, store, images, runner, checkpointer, outbound)
@@ -97,9 +112,14 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         LocalWorkerPool(services.runner, settings.workers) if settings.workers > 0 else NullDispatcher()
     )
     jobs = JobService(
-        services.repo, writer, services.images, dispatcher, services.store.signed_url,
-        queue_limit=settings.queue_limit, max_attempts=settings.max_attempts,
-    )  # fmt: skip
+        services.repo,
+        writer,
+        services.images,
+        dispatcher,
+        services.store.signed_url,
+        queue_limit=settings.queue_limit,
+        max_attempts=settings.max_attempts,
+    )
     jobs.refresh_queue_counts()
     sweeper = Sweeper(services.repo, services.store, settings.sweep_interval, extra=jobs.refresh_queue_counts)
     handler = TaskHandler(keys, jobs, services.images, rate_limit=settings.rate_limit)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import sys
 import threading
@@ -19,8 +18,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="cinefuse: se
 
 
 def _settings(**overrides: object) -> Settings:
+    """Environment settings, with the command line's options (those given) on top."""
     values = {k: v for k, v in overrides.items() if v is not None}
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings.model_validate({**Settings().model_dump(), **values})
 
 
 @app.command()
@@ -38,17 +38,25 @@ def serve(
     settings = _settings(host=host, port=port)
     keys, created = configured_keys(settings)
     application = create_app(settings)
-    typer.echo(f"cinefuse listening on {settings.base_url}  (REST: POST {settings.base_url}/v1, "
-               f"WebSocket: {settings.base_url.replace('http', 'ws', 1)}/v1)")  # fmt: skip
+    typer.echo(
+        f"cinefuse listening on {settings.base_url}  (REST: POST {settings.base_url}/v1, "
+        f"WebSocket: {settings.base_url.replace('http', 'ws', 1)}/v1)"
+    )
     if not settings.api_keys:
         note = "created and stored in" if created else "from"
         typer.echo(f"API key ({note} {settings.data_dir / 'api_key'}): {keys[0]}")
     sys.stdout.flush()
     uvicorn.run(
-        application, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
-        access_log=False, log_level="warning", timeout_graceful_shutdown=5,
+        application,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
         ws_max_size=settings.max_body_bytes,
-    )  # fmt: skip
+    )
 
 
 @app.command()
@@ -119,15 +127,24 @@ def generate(
     from cinefuse.schemas.tasks import VideoInferenceTask, parse_task
 
     raw: dict[str, object] = {
-        "taskType": "videoInference", "taskUUID": str(uuid.uuid4()), "model": "pixverse:1@3",
-        "positivePrompt": prompt, "duration": duration, "fps": fps, "seed": seed, "outputFormat": fmt.upper(),
-        "outputQuality": quality, "resolution": resolution,
-    }  # fmt: skip
+        "taskType": "videoInference",
+        "taskUUID": str(uuid.uuid4()),
+        "model": "pixverse:1@3",
+        "positivePrompt": prompt,
+        "duration": duration,
+        "fps": fps,
+        "seed": seed,
+        "outputFormat": fmt.upper(),
+        "outputQuality": quality,
+        "resolution": resolution,
+    }
     if negative:
         raw["negativePrompt"] = negative
-    pixverse = {k: v for k, v in {"cameraMovement": camera, "style": style, "effect": effect,
-                                  "motionMode": motion}.items() if v}  # fmt: skip
+    pixverse = {
+        k: v for k, v in {"cameraMovement": camera, "style": style, "effect": effect, "motionMode": motion}.items() if v
+    }
     raw["providerSettings"] = {"pixverse": pixverse}
+
     def inline(path: Path) -> str:
         return base64.b64encode(path.read_bytes()).decode()
 
@@ -140,8 +157,10 @@ def generate(
         assert isinstance(task, VideoInferenceTask)
         caps = get_model(task.model)
         assert caps is not None
-        frames = {f.position: load_image(p.read_bytes(), f.image.parameter)
-                  for f, p in zip(task.frame_images, image or [], strict=False)}  # fmt: skip
+        frames = {
+            f.position: load_image(p.read_bytes(), f.image.parameter)
+            for f, p in zip(task.frame_images, image or [], strict=False)
+        }
         refs = tuple(load_image(p.read_bytes(), f"inputs.referenceImages[{i}]") for i, p in enumerate(reference or []))
     except CinefuseError as error:
         typer.echo(f"error: {error.code}: {error.message}" + (f" ({error.parameter})" if error.parameter else ""))
@@ -151,22 +170,38 @@ def generate(
         h, w = next(iter(frames.values())).shape[:2]
         width, height = caps.size_for(task.resolution, caps.nearest_aspect(w, h))
     request = GenerationRequest(
-        prompt=task.positive_prompt, negative_prompt=task.negative_prompt, width=width, height=height,
-        fps=task.fps, num_frames=task.num_frames, seed=task.seed, camera_movement=task.camera_movement,
-        effect=task.effect, style=task.style, motion_mode="fast" if task.effective_motion_mode(caps) == "fast"
-        else "normal", first_frame=frames.get("first"), last_frame=frames.get("last"), reference_images=refs,
-    )  # fmt: skip
-    engine = make_engine(os.environ.get("CINEFUSE_ENGINE", "preview"))
+        prompt=task.positive_prompt,
+        negative_prompt=task.negative_prompt,
+        width=width,
+        height=height,
+        fps=task.fps,
+        num_frames=task.num_frames,
+        seed=task.seed,
+        camera_movement=task.camera_movement,
+        effect=task.effect,
+        style=task.style,
+        motion_mode="fast" if task.effective_motion_mode(caps) == "fast" else "normal",
+        first_frame=frames.get("first"),
+        last_frame=frames.get("last"),
+        reference_images=refs,
+    )
+    settings = Settings()
+    engine = make_engine(settings.engine, settings.models_dir)
     started = time.perf_counter()
     with Progress() as progress:
         bar = progress.add_task(f"{engine.name}: {width}x{height}, {task.num_frames} frames", total=task.num_frames)
         result = encode_frames(
-            engine.generate(request, lambda step, total: progress.update(bar, completed=step)), output,
-            fmt=task.output_format, width=width, height=height, fps=task.fps,  # type: ignore[arg-type]
+            engine.generate(request, lambda step, total: progress.update(bar, completed=step)),
+            output,
+            fmt=task.output_format,
+            width=width,
+            height=height,
+            fps=task.fps,
             quality=task.output_quality,
-        )  # fmt: skip
-    typer.echo(f"wrote {output} ({result.size_bytes} bytes, {result.frames} frames) "
-               f"in {time.perf_counter() - started:.2f} s")  # fmt: skip
+        )
+    typer.echo(
+        f"wrote {output} ({result.size_bytes} bytes, {result.frames} frames) in {time.perf_counter() - started:.2f} s"
+    )
 
 
 @app.command()

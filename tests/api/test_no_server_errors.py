@@ -32,11 +32,27 @@ API_KEY = "testkey"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 RESOLUTIONS = ["360p", "540p", "720p", "1080p"]
 SIZES = {
-    (640, 360), (480, 360), (360, 360), (360, 480), (360, 640),
-    (960, 540), (720, 540), (540, 540), (540, 720), (540, 960),
-    (1280, 720), (960, 720), (720, 720), (720, 960), (720, 1280),
-    (1920, 1080), (1440, 1080), (1080, 1080), (1080, 1440), (1080, 1920),
-}  # fmt: skip
+    (640, 360),
+    (480, 360),
+    (360, 360),
+    (360, 480),
+    (360, 640),
+    (960, 540),
+    (720, 540),
+    (540, 540),
+    (540, 720),
+    (540, 960),
+    (1280, 720),
+    (960, 720),
+    (720, 720),
+    (720, 960),
+    (720, 1280),
+    (1920, 1080),
+    (1440, 1080),
+    (1080, 1080),
+    (1080, 1440),
+    (1080, 1920),
+}
 CAMERA = ["zoom_in", "whip_pan", "fix_bg", "hitchcock", "spin"]
 EFFECTS = ["kiss kiss", "boom drop", "360 microwave", "moonwalk"]
 STYLES = ["anime", "3d_animation", "clay", "watercolor"]
@@ -81,19 +97,54 @@ FieldPath = tuple[str | int, ...]
 
 #: Where mutations land: every field API.md 3.2 names, at its nesting.
 MUTATION_PATHS: list[FieldPath] = [
-    ("taskType",), ("taskUUID",), ("model",), ("positivePrompt",), ("negativePrompt",), ("width",), ("height",),
-    ("resolution",), ("duration",), ("fps",), ("seed",), ("numberResults",), ("outputType",), ("outputFormat",),
-    ("outputQuality",), ("deliveryMethod",), ("webhookURL",), ("uploadEndpoint",), ("ttl",), ("includeCost",),
-    ("safety",), ("safety", "checkContent"), ("safety", "mode"), ("safety", "checkInputs"), ("safety", "tolerance"),
-    ("inputs",), ("inputs", "frameImages"), ("inputs", "frameImages", 0), ("inputs", "frameImages", 1),
-    ("inputs", "frameImages", 0, "image"), ("inputs", "frameImages", 0, "inputImage"),
-    ("inputs", "frameImages", 0, "frame"), ("inputs", "frameImages", 1, "frame"),
-    ("inputs", "referenceImages"), ("inputs", "referenceImages", 0), ("inputs", "referenceImages", 0, "image"),
-    ("frameImages",), ("frameImages", 0), ("frameImages", 0, "inputImage"), ("frameImages", 0, "frame"),
-    ("referenceImages",), ("providerSettings",), ("providerSettings", "pixverse"),
-    ("providerSettings", "pixverse", "cameraMovement"), ("providerSettings", "pixverse", "effect"),
-    ("providerSettings", "pixverse", "style"), ("providerSettings", "pixverse", "motionMode"),
-]  # fmt: skip
+    ("taskType",),
+    ("taskUUID",),
+    ("model",),
+    ("positivePrompt",),
+    ("negativePrompt",),
+    ("width",),
+    ("height",),
+    ("resolution",),
+    ("duration",),
+    ("fps",),
+    ("seed",),
+    ("numberResults",),
+    ("outputType",),
+    ("outputFormat",),
+    ("outputQuality",),
+    ("deliveryMethod",),
+    ("webhookURL",),
+    ("uploadEndpoint",),
+    ("ttl",),
+    ("includeCost",),
+    ("safety",),
+    ("safety", "checkContent"),
+    ("safety", "mode"),
+    ("safety", "checkInputs"),
+    ("safety", "tolerance"),
+    ("inputs",),
+    ("inputs", "frameImages"),
+    ("inputs", "frameImages", 0),
+    ("inputs", "frameImages", 1),
+    ("inputs", "frameImages", 0, "image"),
+    ("inputs", "frameImages", 0, "inputImage"),
+    ("inputs", "frameImages", 0, "frame"),
+    ("inputs", "frameImages", 1, "frame"),
+    ("inputs", "referenceImages"),
+    ("inputs", "referenceImages", 0),
+    ("inputs", "referenceImages", 0, "image"),
+    ("frameImages",),
+    ("frameImages", 0),
+    ("frameImages", 0, "inputImage"),
+    ("frameImages", 0, "frame"),
+    ("referenceImages",),
+    ("providerSettings",),
+    ("providerSettings", "pixverse"),
+    ("providerSettings", "pixverse", "cameraMovement"),
+    ("providerSettings", "pixverse", "effect"),
+    ("providerSettings", "pixverse", "style"),
+    ("providerSettings", "pixverse", "motionMode"),
+]
 
 #: Meaningful values per leaf name (valid ones and ones just off), beside values of random type.
 LEAF_VALUES: dict[str | int, list[Any]] = {
@@ -456,8 +507,13 @@ def test_http_wrong_bearer_key_is_401(client: TestClient) -> None:
 
 
 def _video(**fields: Any) -> dict[str, Any]:
-    return {"taskType": "videoInference", "taskUUID": str(uuid.uuid4()), "model": MODEL,
-            "positivePrompt": "a paper boat", **fields}  # fmt: skip
+    return {
+        "taskType": "videoInference",
+        "taskUUID": str(uuid.uuid4()),
+        "model": MODEL,
+        "positivePrompt": "a paper boat",
+        **fields,
+    }
 
 
 @pytest.mark.parametrize(

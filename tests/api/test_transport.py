@@ -23,8 +23,13 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
 
 
 def video(task_uuid: str | None = None) -> dict[str, object]:
-    return {"taskType": "videoInference", "taskUUID": task_uuid or str(uuid.uuid4()), "model": "pixverse:1@3",
-            "positivePrompt": "a red kite over the sea", "resolution": "360p"}  # fmt: skip
+    return {
+        "taskType": "videoInference",
+        "taskUUID": task_uuid or str(uuid.uuid4()),
+        "model": "pixverse:1@3",
+        "positivePrompt": "a red kite over the sea",
+        "resolution": "360p",
+    }
 
 
 def test_rest_auth_by_header_or_first_task(client: TestClient) -> None:
@@ -36,8 +41,12 @@ def test_rest_auth_by_header_or_first_task(client: TestClient) -> None:
     body = by_task.json()
     assert by_task.status_code == 200 and "errors" not in body
     assert body["data"][0]["taskType"] == "authentication" and body["data"][0]["connectionSessionUUID"]
-    assert body["data"][1] == {"taskType": "videoInference", "taskUUID": task["taskUUID"], "status": "processing",
-                               "progress": 0}  # fmt: skip
+    assert body["data"][1] == {
+        "taskType": "videoInference",
+        "taskUUID": task["taskUUID"],
+        "status": "processing",
+        "progress": 0,
+    }
 
 
 @pytest.mark.parametrize(
@@ -52,8 +61,7 @@ def test_rest_auth_by_header_or_first_task(client: TestClient) -> None:
     ],
     ids=["bad-json", "not-array", "empty", "no-key", "wrong-key", "too-large"],
 )
-def test_rest_envelope_errors(client: TestClient, body: bytes, headers: dict[str, str], status: int,
-                              code: str) -> None:  # fmt: skip
+def test_rest_envelope_errors(client: TestClient, body: bytes, headers: dict[str, str], status: int, code: str) -> None:
     reply = client.post("/v1", content=body, headers=headers)
     assert reply.status_code == status
     assert reply.json()["errors"][0]["code"] == code
@@ -61,15 +69,21 @@ def test_rest_envelope_errors(client: TestClient, body: bytes, headers: dict[str
 
 def test_rest_per_task_errors_do_not_stop_other_tasks(client: TestClient) -> None:
     good, bad = video(), video() | {"duration": 6}
-    reply = client.post("/v1", json=[good, bad, {"taskType": "ping", "ping": True}],
-                        headers={"Authorization": f"Bearer {KEY}"})  # fmt: skip
+    reply = client.post(
+        "/v1", json=[good, bad, {"taskType": "ping", "ping": True}], headers={"Authorization": f"Bearer {KEY}"}
+    )
     body = reply.json()
     assert reply.status_code == 400
-    assert body["data"] == [{"taskType": "videoInference", "taskUUID": good["taskUUID"]},
-                            {"taskType": "ping", "pong": True}]  # fmt: skip
+    assert body["data"] == [
+        {"taskType": "videoInference", "taskUUID": good["taskUUID"]},
+        {"taskType": "ping", "pong": True},
+    ]
     [error] = body["errors"]
-    assert (error["code"], error["parameter"], error["taskUUID"]) == ("unsupportedDuration", "duration",
-                                                                      bad["taskUUID"])  # fmt: skip
+    assert (error["code"], error["parameter"], error["taskUUID"]) == (
+        "unsupportedDuration",
+        "duration",
+        bad["taskUUID"],
+    )
 
 
 def test_websocket_auth_ping_tasks_and_resume(client: TestClient) -> None:
@@ -94,8 +108,12 @@ def test_websocket_auth_ping_tasks_and_resume(client: TestClient) -> None:
         ws.send_json([{"taskType": "authentication", "apiKey": KEY, "connectionSessionUUID": session}])
         assert ws.receive_json()["data"][0]["connectionSessionUUID"] == session
         # Two tasks in one message: one frame each, never data and errors mixed.
-        ws.send_json([{"taskType": "getResponse", "taskUUID": task["taskUUID"]},
-                      {"taskType": "getResponse", "taskUUID": str(uuid.uuid4())}])  # fmt: skip
+        ws.send_json(
+            [
+                {"taskType": "getResponse", "taskUUID": task["taskUUID"]},
+                {"taskType": "getResponse", "taskUUID": str(uuid.uuid4())},
+            ]
+        )
         frames = [ws.receive_json(), ws.receive_json()]
         assert all(len(frame) == 1 for frame in frames)
         kinds = sorted(next(iter(frame)) for frame in frames)
@@ -112,8 +130,10 @@ def test_queue_limit_and_rate_limit_answer_429(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "b", api_keys=KEY, workers=0, rate_limit=1.0, deliverer=False)
     with TestClient(create_app(settings)) as client:  # type: ignore[arg-type]
         ping = {"taskType": "getResponse", "taskUUID": str(uuid.uuid4())}
-        codes = [client.post("/v1", json=[ping], headers={"Authorization": f"Bearer {KEY}"}).json()["errors"][0]["code"]
-                 for _ in range(4)]  # fmt: skip
+        codes = [
+            client.post("/v1", json=[ping], headers={"Authorization": f"Bearer {KEY}"}).json()["errors"][0]["code"]
+            for _ in range(4)
+        ]
         assert codes[:2] == ["taskNotFound", "taskNotFound"] and codes[-1] == "rateLimitExceeded"
 
 

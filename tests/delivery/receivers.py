@@ -162,8 +162,9 @@ class Receiver:
     def start(self, port: int = 0) -> Receiver:
         self._server = _Server(self, port)
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"receiver-{self.port}", daemon=True)  # fmt: skip
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"receiver-{self.port}", daemon=True
+        )
         self._thread.start()
         return self
 

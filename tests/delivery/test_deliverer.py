@@ -75,9 +75,14 @@ def make_deliverer(
     secrets: dict[int, str] | None = None,
 ) -> Deliverer:
     return Deliverer(
-        repo, store, OutboundClient(policy), store.signed_url, DeliverySettings(max_tries, backoff, timeout),
-        webhook_secret=(secrets or {}).get, clock=clock,
-    )  # fmt: skip
+        repo,
+        store,
+        OutboundClient(policy),
+        store.signed_url,
+        DeliverySettings(max_tries, backoff, timeout),
+        webhook_secret=(secrets or {}).get,
+        clock=clock,
+    )
 
 
 class Job:
@@ -86,11 +91,15 @@ class Job:
     def __init__(self, repo: JobRepository, kid: int, results: int = 1) -> None:
         self.repo = repo
         new = NewJob(
-            id=uuid.uuid4().hex, key_id=kid, task_uuid=str(uuid.uuid4()), model="pixverse:1@3",
+            id=uuid.uuid4().hex,
+            key_id=kid,
+            task_uuid=str(uuid.uuid4()),
+            model="pixverse:1@3",
             request={"positive_prompt": "x"},
             results=tuple(NewResult(i, str(uuid.uuid4()), 1000 + i) for i in range(results)),
-            created_at=repo.clock(), max_attempts=3,
-        )  # fmt: skip
+            created_at=repo.clock(),
+            max_attempts=3,
+        )
         assert repo.insert_jobs([new]) == [True]
         claim = repo.claim(new.id, "test-worker", 3600)
         assert claim is not None
@@ -104,15 +113,25 @@ class Job:
         return self.new.results[idx].video_uuid
 
     def succeed(
-        self, idx: int, store: MemoryMediaStore, data: bytes = b"\x00video", *, webhook: str | None = None,
+        self,
+        idx: int,
+        store: MemoryMediaStore,
+        data: bytes = b"\x00video",
+        *,
+        webhook: str | None = None,
         upload: str | None = None,
-    ) -> str:  # fmt: skip
+    ) -> str:
         media_key = f"videos/{self.video_uuid(idx)}.mp4"
         store.put_bytes(media_key, data, "video/mp4")
         values = {
-            "status": "success", "progress": 100, "media_key": media_key, "content_type": "video/mp4",
-            "size_bytes": len(data), "expires_at": self.repo.clock() + TTL, "cost": 0.1,
-        }  # fmt: skip
+            "status": "success",
+            "progress": 100,
+            "media_key": media_key,
+            "content_type": "video/mp4",
+            "size_bytes": len(data),
+            "expires_at": self.repo.clock() + TTL,
+            "cost": 0.1,
+        }
         assert self.repo.finish_result(self.claim, idx, values=values, deliveries=self._rows(idx, webhook, upload))
         return media_key
 
@@ -236,9 +255,13 @@ def test_webhook_body_is_the_result_item_exactly_as_get_response_shows_it(
     failure = by_id[f"msg_{job.video_uuid(1)}"]
     assert body(failure) == {"errors": [errors[0]]}
     assert body(failure)["errors"][0] | {"message": ""} == {
-        "taskType": "videoInference", "taskUUID": job.task_uuid, "status": "error", "code": "inferenceError",
-        "message": "", "videoUUID": job.video_uuid(1),
-    }  # fmt: skip
+        "taskType": "videoInference",
+        "taskUUID": job.task_uuid,
+        "status": "error",
+        "code": "inferenceError",
+        "message": "",
+        "videoUUID": job.video_uuid(1),
+    }
 
 
 def test_webhook_signature_verifies_with_the_standard_webhooks_algorithm(

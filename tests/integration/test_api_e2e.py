@@ -66,9 +66,13 @@ def test_range_requests_and_signature(live_server: LiveServer) -> None:
 
 def test_number_results_seeds_cost_and_uuids(live_server: LiveServer) -> None:
     task_uuid = submit(
-        live_server.base_url, live_server.api_key, numberResults=2, seed=2147483647, includeCost=True,
+        live_server.base_url,
+        live_server.api_key,
+        numberResults=2,
+        seed=2147483647,
+        includeCost=True,
         safety={"checkContent": True},
-    )  # fmt: skip
+    )
     items = wait_done(live_server.base_url, live_server.api_key, task_uuid)["data"]
     assert [i["status"] for i in items] == ["success", "success"]
     assert [i["seed"] for i in items] == [2147483647, 0]  # seed + i, wrapping
@@ -87,16 +91,21 @@ def test_uploaded_image_as_first_frame(live_server: LiveServer, tmp_path: Path) 
     pixels = np.clip(pixels.astype(int) + rng.integers(-3, 4, pixels.shape), 0, 255).astype(np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
-    upload = {"taskType": "imageUpload", "taskUUID": str(uuid.uuid4()),
-              "image": "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()}  # fmt: skip
+    upload = {
+        "taskType": "imageUpload",
+        "taskUUID": str(uuid.uuid4()),
+        "image": "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode(),
+    }
     reply = post(live_server.base_url, live_server.api_key, [upload])
     assert reply.status_code == 200, reply.text
     [uploaded] = reply.json()["data"]
     assert httpx.get(uploaded["imageURL"]).content == buffer.getvalue()
     task_uuid = submit(
-        live_server.base_url, live_server.api_key, resolution="540p",
+        live_server.base_url,
+        live_server.api_key,
+        resolution="540p",
         inputs={"frameImages": [{"image": uploaded["imageUUID"], "frame": "first"}]},
-    )  # fmt: skip
+    )
     [item] = wait_done(live_server.base_url, live_server.api_key, task_uuid)["data"]
     path = tmp_path / "clip.mp4"
     path.write_bytes(httpx.get(item["videoURL"]).content)

@@ -27,9 +27,12 @@ def start_worker(server: LiveServer, log: Path) -> subprocess.Popen[bytes]:
     env = server.env() | {"CINEFUSE_LEASE_SECONDS": LEASE, "CINEFUSE_SWEEP_INTERVAL": "0.5"}
     with log.open("ab") as out:
         return subprocess.Popen(
-            [str(cinefuse_executable()), "worker"], env=env, stdout=out, stderr=subprocess.STDOUT,
+            [str(cinefuse_executable()), "worker"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
 
 
 def video_files(server: LiveServer) -> list[Path]:
@@ -51,8 +54,9 @@ def test_worker_sigkilled_mid_job_completes_once(tmp_path: Path) -> None:
     workers: list[subprocess.Popen[bytes]] = []
     try:
         # 720p x 8 s: long enough on this machine to be killed in the middle.
-        uuids = [submit(server.base_url, server.api_key, resolution="720p", duration=8, numberResults=2)
-                 for _ in range(2)]  # fmt: skip
+        uuids = [
+            submit(server.base_url, server.api_key, resolution="720p", duration=8, numberResults=2) for _ in range(2)
+        ]
         issued = {u: None for u in uuids}
         workers.append(start_worker(server, tmp_path / "worker1.log"))
 

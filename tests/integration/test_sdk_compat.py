@@ -119,16 +119,25 @@ def _text(value: str | bytes | None) -> str:
 
 def _job_args(server: LiveServer, api_key: str, image: Path, out_dir: Path, jobs: str) -> list[str]:
     return [
-        "--base-url", server.base_url,
-        "--api-key", api_key,
-        "--image", str(image),
-        "--out-dir", str(out_dir),
-        "--jobs", jobs,
-        "--resolution", "360p",
-        "--duration", str(DURATION_S),
-        "--fps", str(FPS),
-        "--timeout", str(JOB_SCRIPT_TIMEOUT_S - 60),
-    ]  # fmt: skip
+        "--base-url",
+        server.base_url,
+        "--api-key",
+        api_key,
+        "--image",
+        str(image),
+        "--out-dir",
+        str(out_dir),
+        "--jobs",
+        jobs,
+        "--resolution",
+        "360p",
+        "--duration",
+        str(DURATION_S),
+        "--fps",
+        str(FPS),
+        "--timeout",
+        str(JOB_SCRIPT_TIMEOUT_S - 60),
+    ]
 
 
 def _check_upload(report: dict[str, Any]) -> None:
@@ -183,11 +192,12 @@ def test_runware_sdk_generates_videos(
         runware_sdk_venv,
         RUNWARE_SDK,
         [
-            "--transport", transport,
+            "--transport",
+            transport,
             *_job_args(live_server, live_server.api_key, frame_png, tmp_path, ",".join(jobs)),
         ],
         JOB_SCRIPT_TIMEOUT_S,
-    )  # fmt: skip
+    )
     _check_upload(report)
     _check_videos(report, live_server, jobs)
     for result in report["results"]:
@@ -200,10 +210,18 @@ def test_runware_ws_wrong_key_is_reported_at_connect(live_server: LiveServer, ru
     report = _run_script(
         runware_venv,
         RUNWARE_WS,
-        ["--base-url", live_server.base_url, "--api-key", "wrong-" + live_server.api_key,
-         "--expect-auth-error", "connect", "--timeout", str(AUTH_CONNECT_TIMEOUT_S - 10)],
+        [
+            "--base-url",
+            live_server.base_url,
+            "--api-key",
+            "wrong-" + live_server.api_key,
+            "--expect-auth-error",
+            "connect",
+            "--timeout",
+            str(AUTH_CONNECT_TIMEOUT_S - 10),
+        ],
         AUTH_CONNECT_TIMEOUT_S,
-    )  # fmt: skip
+    )
     auth = report["auth_error"]
     assert auth["stage"] == "connect", auth
     assert auth["connect_s"] < 10, auth
@@ -215,10 +233,18 @@ def test_runware_ws_wrong_key_fails_the_first_call(live_server: LiveServer, runw
     report = _run_script(
         runware_venv,
         RUNWARE_WS,
-        ["--base-url", live_server.base_url, "--api-key", "wrong-" + live_server.api_key,
-         "--expect-auth-error", "call", "--timeout", str(AUTH_CALL_TIMEOUT_S - 20)],
+        [
+            "--base-url",
+            live_server.base_url,
+            "--api-key",
+            "wrong-" + live_server.api_key,
+            "--expect-auth-error",
+            "call",
+            "--timeout",
+            str(AUTH_CALL_TIMEOUT_S - 20),
+        ],
         AUTH_CALL_TIMEOUT_S,
-    )  # fmt: skip
+    )
     auth = report["auth_error"]
     assert auth["stage"] == "call", auth
     assert auth["error"]["type"] == "ConnectionError", auth
@@ -235,11 +261,19 @@ def test_runware_sdk_wrong_key_is_an_auth_error(
     report = _run_script(
         runware_sdk_venv,
         RUNWARE_SDK,
-        ["--transport", transport, "--base-url", live_server.base_url,
-         "--api-key", "wrong-" + live_server.api_key, "--expect-auth-error",
-         "--timeout", str(AUTH_CONNECT_TIMEOUT_S - 10)],
+        [
+            "--transport",
+            transport,
+            "--base-url",
+            live_server.base_url,
+            "--api-key",
+            "wrong-" + live_server.api_key,
+            "--expect-auth-error",
+            "--timeout",
+            str(AUTH_CONNECT_TIMEOUT_S - 10),
+        ],
         AUTH_CONNECT_TIMEOUT_S,
-    )  # fmt: skip
+    )
     auth = report["auth_error"]
     assert auth["elapsed_s"] < 10, auth
     assert auth["error"]["code"] == "auth", auth

@@ -7,19 +7,18 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from tests.conftest import FakeClock
 
 from cinefuse.api.media import media_router
 from cinefuse.jobs.models import ImageRecord, NewJob, NewResult
 from cinefuse.jobs.repository import JobRepository, hash_key
 from cinefuse.jobs.sweeper import Sweeper
 from cinefuse.storage.local import LocalMediaStore
-from tests.conftest import FakeClock
 
 
 def finished_job(repo: JobRepository, store: LocalMediaStore, ttl: float) -> tuple[str, str]:
     key_id = repo.ensure_keys(["k"])[hash_key("k")]
-    job = NewJob(uuid.uuid4().hex, key_id, str(uuid.uuid4()), "pixverse:1@3", {}, (NewResult(0, "v0", 1),),
-                 0.0, 3)  # fmt: skip
+    job = NewJob(uuid.uuid4().hex, key_id, str(uuid.uuid4()), "pixverse:1@3", {}, (NewResult(0, "v0", 1),), 0.0, 3)
     repo.insert_jobs([job])
     claim = repo.claim(job.id, "w", 30)
     assert claim is not None
@@ -30,8 +29,9 @@ def finished_job(repo: JobRepository, store: LocalMediaStore, ttl: float) -> tup
     return media_key, store.signed_url(media_key, int(expires))
 
 
-def test_ttl_expiry_deletes_the_file_and_the_url_answers_410(repo: JobRepository, clock: FakeClock,
-                                                              tmp_path: Path) -> None:  # fmt: skip
+def test_ttl_expiry_deletes_the_file_and_the_url_answers_410(
+    repo: JobRepository, clock: FakeClock, tmp_path: Path
+) -> None:
     store = LocalMediaStore(tmp_path / "media", "http://testserver", b"secret")
     media_key, url = finished_job(repo, store, ttl=60)
     app = FastAPI()
@@ -52,7 +52,9 @@ def test_images_expire_thirty_days_after_last_use(repo: JobRepository, clock: Fa
     store = LocalMediaStore(tmp_path / "media", "http://testserver", b"secret")
     key_id = repo.ensure_keys(["k"])[hash_key("k")]
     store.put_bytes("images/a.png", b"png", "image/png")
-    repo.insert_image(ImageRecord("a" * 8 + "-0000-4000-8000-" + "0" * 12, key_id, "images/a.png", "image/png", 400, 400))
+    repo.insert_image(
+        ImageRecord("a" * 8 + "-0000-4000-8000-" + "0" * 12, key_id, "images/a.png", "image/png", 400, 400)
+    )
     sweeper = Sweeper(repo, store, interval=1, image_retention=30 * 86400)
     clock.advance(29 * 86400)
     assert repo.get_image(key_id, "a" * 8 + "-0000-4000-8000-" + "0" * 12) is not None  # a use renews it

@@ -23,13 +23,22 @@ def frames(count: int, width: int = 320, height: int = 240) -> list[np.ndarray]:
 
 @pytest.mark.parametrize(
     ("fmt", "container", "codec"),
-    [("MP4", "mov,mp4,m4a,3gp,3g2,mj2", "h264"), ("WEBM", "matroska,webm", "vp9"),
-     ("MOV", "mov,mp4,m4a,3gp,3g2,mj2", "h264")],  # fmt: skip
+    [
+        ("MP4", "mov,mp4,m4a,3gp,3g2,mj2", "h264"),
+        ("WEBM", "matroska,webm", "vp9"),
+        ("MOV", "mov,mp4,m4a,3gp,3g2,mj2", "h264"),
+    ],
 )
 def test_formats_probe_right(tmp_path: Path, fmt: str, container: str, codec: str) -> None:
     out = encode_frames(frames(24), tmp_path / f"a.{fmt.lower()}", fmt=fmt, width=320, height=240, fps=24)  # type: ignore[arg-type]
     info = probe(out.path)
-    assert (info.container, info.codec, info.pix_fmt, info.width, info.height) == (container, codec, "yuv420p", 320, 240)
+    assert (info.container, info.codec, info.pix_fmt, info.width, info.height) == (
+        container,
+        codec,
+        "yuv420p",
+        320,
+        240,
+    )
     assert (info.fps, info.frame_count, info.duration) == (24.0, 24, 1.0)
     assert out.frames == 24
 
@@ -58,8 +67,15 @@ def test_quality_maps_monotonically_onto_crf(codec: str) -> None:
 def test_higher_quality_gives_larger_files(tmp_path: Path, fmt: str) -> None:
     sizes = []
     for quality in (20, 50, 80, 99):
-        out = encode_frames(natural_frames(16), tmp_path / f"q{quality}.{fmt.lower()}", fmt=fmt,  # type: ignore[arg-type]
-                            width=320, height=240, fps=16, quality=quality)  # fmt: skip
+        out = encode_frames(
+            natural_frames(16),
+            tmp_path / f"q{quality}.{fmt.lower()}",
+            fmt=fmt,  # type: ignore[arg-type]
+            width=320,
+            height=240,
+            fps=16,
+            quality=quality,
+        )
         sizes.append(out.size_bytes)
     assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
 

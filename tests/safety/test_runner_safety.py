@@ -64,25 +64,42 @@ class Harness:
         self.key_id = repo.ensure_keys(["k"])[hash_key("k")]
         self.images = ImageInputs(repo, self.store, OutboundClient(OutboundPolicy.from_setting("")))
         self.ctx = RunnerContext(
-            repo=repo, store=self.store, images=self.images, engine_for=lambda model: self.engine,
-            sign=self.store.signed_url, prices={"360p": 0.02}, work_dir=self.work_dir, safety=ContentGuard(checker),
-        )  # fmt: skip
+            repo=repo,
+            store=self.store,
+            images=self.images,
+            engine_for=lambda model: self.engine,
+            sign=self.store.signed_url,
+            prices={"360p": 0.02},
+            work_dir=self.work_dir,
+            safety=ContentGuard(checker),
+        )
 
     def run(self, safety: dict[str, Any] | None = None, **fields: Any) -> JobView:
         raw: dict[str, Any] = {
-            "taskType": "videoInference", "taskUUID": str(uuid.uuid4()), "model": "pixverse:1@3",
-            "positivePrompt": CLEAN, "resolution": "360p", "duration": 5, "fps": 16, "seed": SEED,
-        }  # fmt: skip
+            "taskType": "videoInference",
+            "taskUUID": str(uuid.uuid4()),
+            "model": "pixverse:1@3",
+            "positivePrompt": CLEAN,
+            "resolution": "360p",
+            "duration": 5,
+            "fps": 16,
+            "seed": SEED,
+        }
         if safety is not None:
             raw["safety"] = safety
         raw.update(fields)
         task = parse_task(raw)
         assert isinstance(task, VideoInferenceTask)
         job = NewJob(
-            uuid.uuid4().hex, self.key_id, task.task_uuid, task.model, task_to_record(task),
+            uuid.uuid4().hex,
+            self.key_id,
+            task.task_uuid,
+            task.model,
+            task_to_record(task),
             tuple(NewResult(i, str(uuid.uuid4()), task.result_seed(i)) for i in range(task.number_results)),
-            0.0, 3,
-        )  # fmt: skip
+            0.0,
+            3,
+        )
         self.repo.insert_jobs([job])
         run_job(self.ctx, job.id)
         view = self.repo.job_view(self.key_id, task.task_uuid)
@@ -111,8 +128,9 @@ def test_a_flagged_result_is_nsfw_and_leaves_nothing_behind(
     assert checker.calls == calls
 
 
-@pytest.mark.parametrize(("safety", "calls"), [({"mode": "fast"}, [3]), ({"checkContent": True}, [3]),
-                                               ({"mode": "full"}, [8] * 10)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("safety", "calls"), [({"mode": "fast"}, [3]), ({"checkContent": True}, [3]), ({"mode": "full"}, [8] * 10)]
+)
 def test_clean_results_are_checked_and_say_so(
     repo: JobRepository, tmp_path: Path, safety: dict[str, Any], calls: list[int]
 ) -> None:

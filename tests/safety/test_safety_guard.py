@@ -131,9 +131,12 @@ def test_from_settings_builds_the_nudenet_backend_lazily() -> None:
 
 def test_from_settings_reads_thresholds_classes_and_prompt_terms() -> None:
     settings = FakeSettings(
-        safety_backend="none", safety_threshold=0.5, safety_tolerant_threshold=0.9,
-        safety_classes="FEET_EXPOSED", safety_prompt_terms="bananas, Cursed Thing",
-    )  # fmt: skip
+        safety_backend="none",
+        safety_threshold=0.5,
+        safety_tolerant_threshold=0.9,
+        safety_classes="FEET_EXPOSED",
+        safety_prompt_terms="bananas, Cursed Thing",
+    )
     guard = ContentGuard.from_settings(settings)
     assert guard.policy == SafetyPolicy(0.5, 0.9, frozenset({"FEET_EXPOSED"}))
     assert guard.prompt_filter.find("two cursed things") is None  # whole words only

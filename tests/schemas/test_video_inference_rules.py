@@ -36,17 +36,50 @@ SIZE_TABLE = {
 }
 ALL_SIZES = [(res, w, h) for res, sizes in SIZE_TABLE.items() for (w, h) in sizes]
 CAMERA_MOVEMENTS = [
-    "horizontal_left", "horizontal_right", "vertical_up", "vertical_down", "zoom_in", "zoom_out",
-    "auto_camera", "crane_up", "quickly_zoom_in", "quickly_zoom_out", "smooth_zoom_in",
-    "camera_rotation", "robo_arm", "super_dolly_out", "whip_pan", "hitchcock", "left_follow",
-    "right_follow", "pan_left", "pan_right", "fix_bg",
-]  # fmt: skip
+    "horizontal_left",
+    "horizontal_right",
+    "vertical_up",
+    "vertical_down",
+    "zoom_in",
+    "zoom_out",
+    "auto_camera",
+    "crane_up",
+    "quickly_zoom_in",
+    "quickly_zoom_out",
+    "smooth_zoom_in",
+    "camera_rotation",
+    "robo_arm",
+    "super_dolly_out",
+    "whip_pan",
+    "hitchcock",
+    "left_follow",
+    "right_follow",
+    "pan_left",
+    "pan_right",
+    "fix_bg",
+]
 EFFECTS = [
-    "bikini up", "the tigers touch", "jiggle jiggle", "hug your love", "kiss me ai", "subject 3 fever",
-    "fin-tastic mermaid", "lets ymca", "skeleton dance", "kungfu club", "boom drop", "vroom vroom step",
-    "creepy devil smile", "pubg winner hit", "360 microwave", "eye zoom challenge", "muscle surge",
-    "punch face", "balloon belly", "kiss kiss",
-]  # fmt: skip
+    "bikini up",
+    "the tigers touch",
+    "jiggle jiggle",
+    "hug your love",
+    "kiss me ai",
+    "subject 3 fever",
+    "fin-tastic mermaid",
+    "lets ymca",
+    "skeleton dance",
+    "kungfu club",
+    "boom drop",
+    "vroom vroom step",
+    "creepy devil smile",
+    "pubg winner hit",
+    "360 microwave",
+    "eye zoom challenge",
+    "muscle surge",
+    "punch face",
+    "balloon belly",
+    "kiss kiss",
+]
 STYLES = ["anime", "3d_animation", "clay", "comic", "cyberpunk"]
 MOTION_MODES = ["normal", "fast"]
 PS = "providerSettings.pixverse"
@@ -733,10 +766,28 @@ def test_result_seed_wraps(seed: int, index: int, expected: int) -> None:
 
 
 OPTIONAL_FIELDS = [
-    "negativePrompt", "width", "height", "resolution", "duration", "fps", "seed", "numberResults", "outputType",
-    "outputFormat", "outputQuality", "deliveryMethod", "webhookURL", "uploadEndpoint", "ttl", "includeCost",
-    "safety", "inputs", "providerSettings", "frameImages", "referenceImages",
-]  # fmt: skip
+    "negativePrompt",
+    "width",
+    "height",
+    "resolution",
+    "duration",
+    "fps",
+    "seed",
+    "numberResults",
+    "outputType",
+    "outputFormat",
+    "outputQuality",
+    "deliveryMethod",
+    "webhookURL",
+    "uploadEndpoint",
+    "ttl",
+    "includeCost",
+    "safety",
+    "inputs",
+    "providerSettings",
+    "frameImages",
+    "referenceImages",
+]
 
 
 def same(a: VideoInferenceTask, b: VideoInferenceTask) -> bool:

@@ -80,9 +80,7 @@ class TokenBucket:
 
 
 class TaskHandler:
-    def __init__(
-        self, keys: KeyRing, jobs: JobService, images: ImageInputs, *, rate_limit: float = 0.0
-    ) -> None:
+    def __init__(self, keys: KeyRing, jobs: JobService, images: ImageInputs, *, rate_limit: float = 0.0) -> None:
         self.keys = keys
         self.jobs = jobs
         self.images = images
@@ -152,8 +150,12 @@ class TaskHandler:
         if isinstance(task, ImageUploadTask):
             stored = await asyncio.to_thread(self.images.store_image, key_id, task.image, "image")
             url = self.images.store.signed_url(stored.record.media_key, int(time.time() + IMAGE_RETENTION_SECONDS))
-            item = {"taskType": "imageUpload", "taskUUID": task.task_uuid,
-                    "imageUUID": stored.record.uuid, "imageURL": url}  # fmt: skip
+            item = {
+                "taskType": "imageUpload",
+                "taskUUID": task.task_uuid,
+                "imageUUID": stored.record.uuid,
+                "imageURL": url,
+            }
             return [item], []
         assert isinstance(task, TaskLookup) and task.task_type == "cancelTask"
         status = self.jobs.cancel(key_id, task.task_uuid)

@@ -123,13 +123,16 @@ def ws_router(handler: TaskHandler, idle_timeout: float, max_message_bytes: int)
                     await conn.send_error(RequestError(f"Message is not valid JSON: {exc}", code="invalidJson"))
                     continue
                 if not isinstance(tasks, list) or not tasks:
-                    await conn.send_error(RequestError("A message must be a non-empty JSON array of tasks.",
-                                                       code="invalidPayload"))  # fmt: skip
+                    await conn.send_error(
+                        RequestError("A message must be a non-empty JSON array of tasks.", code="invalidPayload")
+                    )
                     continue
                 for task in tasks:
                     if _is_auth_task(task):
                         await conn.answer(task)  # in order: later tasks need the session's key
-                    elif conn.session.key_id is None and not (isinstance(task, dict) and task.get("taskType") == "ping"):
+                    elif conn.session.key_id is None and not (
+                        isinstance(task, dict) and task.get("taskType") == "ping"
+                    ):
                         # The runware SDK waits for an authentication-typed error here.
                         error = AuthError("Authenticate first.", code="missingApiKey")
                         reply = Reply()

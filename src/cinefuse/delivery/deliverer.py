@@ -93,8 +93,7 @@ class Deliverer:
     # ---------------------------------------------------------------- lifecycle
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=lambda: asyncio.run(self.run()), name="cinefuse-deliverer",
-                                        daemon=True)  # fmt: skip
+        self._thread = threading.Thread(target=lambda: asyncio.run(self.run()), name="cinefuse-deliverer", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -194,8 +193,7 @@ class Deliverer:
             raise _GiveUp("result no longer exists")
         is_error, item = result_item(delivery.task_uuid, view, self.sign)
         body = orjson.dumps({"errors": [item]} if is_error else {"data": [item]})
-        headers = webhook_headers(delivery.delivery_id, int(self.clock()), body,
-                                  self.webhook_secret(delivery.key_id))  # fmt: skip
+        headers = webhook_headers(delivery.delivery_id, int(self.clock()), body, self.webhook_secret(delivery.key_id))
         status = await self._send("POST", delivery.url, headers, body)
         if not 200 <= status < 300:
             raise _Retry(f"HTTP {status}")

@@ -133,16 +133,16 @@ def _deliveries(task: VideoInferenceTask, is_error: bool, video_uuid: str) -> li
     return out
 
 
-def _finish(
-    ctx: RunnerContext, claim: Claim, task: VideoInferenceTask, idx: int, values: dict[str, Any]
-) -> bool:
+def _finish(ctx: RunnerContext, claim: Claim, task: VideoInferenceTask, idx: int, values: dict[str, Any]) -> bool:
     is_error = values["status"] == "error"
     return ctx.repo.finish_result(
         claim, idx, values=values, deliveries=_deliveries(task, is_error, claim.video_uuids[idx])
     )
 
 
-def _fail_all(ctx: RunnerContext, claim: Claim, task: VideoInferenceTask, pending: list[int], code: str, msg: str) -> None:
+def _fail_all(
+    ctx: RunnerContext, claim: Claim, task: VideoInferenceTask, pending: list[int], code: str, msg: str
+) -> None:
     for idx in pending:
         if not _finish(ctx, claim, task, idx, {"status": "error", "error_code": code, "error_message": msg}):
             return
@@ -165,21 +165,33 @@ def run_job(ctx: RunnerContext, job_id: str) -> str | None:
         # Prompt and input images, before any frame is generated: ContentFlagged or
         # SafetyUnavailable (both TaskFailure) fail every pending result below.
         ctx.safety.check_request(
-            mode=task.safety_mode, check_inputs=task.safety_check_inputs, tolerance=task.safety_tolerance,
-            prompt=task.positive_prompt, images=named_images,
-        )  # fmt: skip
+            mode=task.safety_mode,
+            check_inputs=task.safety_check_inputs,
+            tolerance=task.safety_tolerance,
+            prompt=task.positive_prompt,
+            images=named_images,
+        )
         engine = ctx.engine_for(task.model)
         motion = task.effective_motion_mode(caps)
         for idx in list(pending):
             heartbeat.idx = idx
             request = GenerationRequest(
-                prompt=task.positive_prompt, negative_prompt=task.negative_prompt, width=task.width,
-                height=task.height, fps=task.fps, num_frames=task.num_frames, seed=claim.seeds[idx],
-                camera_movement=task.camera_movement, effect=task.effect, style=task.style,
-                motion_mode="fast" if motion == "fast" else "normal", first_frame=images["first"],
-                last_frame=images["last"], reference_images=images["refs"],
-            )  # fmt: skip
-            media_key = f"videos/{claim.video_uuids[idx]}.{extension(task.output_format)}"  # type: ignore[arg-type]
+                prompt=task.positive_prompt,
+                negative_prompt=task.negative_prompt,
+                width=task.width,
+                height=task.height,
+                fps=task.fps,
+                num_frames=task.num_frames,
+                seed=claim.seeds[idx],
+                camera_movement=task.camera_movement,
+                effect=task.effect,
+                style=task.style,
+                motion_mode="fast" if motion == "fast" else "normal",
+                first_frame=images["first"],
+                last_frame=images["last"],
+                reference_images=images["refs"],
+            )
+            media_key = f"videos/{claim.video_uuids[idx]}.{extension(task.output_format)}"
             frames = engine.generate(request, heartbeat)
             if task.safety_mode != "none":
                 # Checks the frames as they stream; a flag raises ContentFlagged out of the
@@ -189,10 +201,15 @@ def run_job(ctx: RunnerContext, job_id: str) -> str | None:
             try:
                 with tempfile.TemporaryDirectory(dir=ctx.work_dir) as tmp:
                     encoded = encode_frames(
-                        frames, Path(tmp) / Path(media_key).name,
-                        fmt=task.output_format, width=task.width, height=task.height,  # type: ignore[arg-type]
-                        fps=task.fps, quality=task.output_quality, x264_preset=ctx.x264_preset,
-                    )  # fmt: skip
+                        frames,
+                        Path(tmp) / Path(media_key).name,
+                        fmt=task.output_format,
+                        width=task.width,
+                        height=task.height,
+                        fps=task.fps,
+                        quality=task.output_quality,
+                        x264_preset=ctx.x264_preset,
+                    )
                     heartbeat.beat()  # still ours? (checked again, atomically, by finish_result)
                     ctx.store.put_file(media_key, encoded.path, encoded.content_type)
             except ContentFlagged as flagged:
@@ -204,10 +221,13 @@ def run_job(ctx: RunnerContext, job_id: str) -> str | None:
                 pending.remove(idx)
                 continue
             values: dict[str, Any] = {
-                "status": "success", "progress": 100, "media_key": media_key,
-                "content_type": encoded.content_type, "size_bytes": encoded.size_bytes,
+                "status": "success",
+                "progress": 100,
+                "media_key": media_key,
+                "content_type": encoded.content_type,
+                "size_bytes": encoded.size_bytes,
                 "expires_at": time.time() + (task.ttl or ctx.default_ttl),
-            }  # fmt: skip
+            }
             if task.include_cost:
                 values["cost"] = cost_of(task, ctx.prices)
             if task.safety_mode != "none":

@@ -44,10 +44,19 @@ Clock = Callable[[], float]
 _RESULT_COLUMNS = ", ".join(
     f"r.{c}"
     for c in (
-        "idx", "video_uuid", "seed", "status", "progress", "media_key", "expires_at", "cost", "nsfw",
-        "error_code", "error_message",
+        "idx",
+        "video_uuid",
+        "seed",
+        "status",
+        "progress",
+        "media_key",
+        "expires_at",
+        "cost",
+        "nsfw",
+        "error_code",
+        "error_message",
     )
-)  # fmt: skip
+)
 _INSERT_JOB = (
     "INSERT INTO jobs (id, key_id, task_uuid, model, request, status, attempts, max_attempts, fence,"
     " cancel_requested, created_at, updated_at) VALUES (?, ?, ?, ?, ?{json}, 'queued', 0, ?, 0, false, ?, ?)"
@@ -68,9 +77,18 @@ def hash_key(api_key: str) -> str:
 def _result_view(row: Sequence[Any]) -> ResultView:
     idx, video_uuid, seed, status, progress, media_key, expires_at, cost, nsfw, code, message = row
     return ResultView(
-        idx, video_uuid, seed, status, progress, media_key, expires_at, cost,
-        None if nsfw is None else bool(nsfw), code, message,
-    )  # fmt: skip
+        idx,
+        video_uuid,
+        seed,
+        status,
+        progress,
+        media_key,
+        expires_at,
+        cost,
+        None if nsfw is None else bool(nsfw),
+        code,
+        message,
+    )
 
 
 class JobRepository:
@@ -127,9 +145,17 @@ class JobRepository:
                 existing.add(identity)  # a duplicate later in the same batch conflicts too
                 inserted[i] = True
                 job_rows.append(
-                    (job.id, job.key_id, job.task_uuid, job.model, orjson.dumps(job.request).decode(),
-                     job.max_attempts, job.created_at, job.created_at)
-                )  # fmt: skip
+                    (
+                        job.id,
+                        job.key_id,
+                        job.task_uuid,
+                        job.model,
+                        orjson.dumps(job.request).decode(),
+                        job.max_attempts,
+                        job.created_at,
+                        job.created_at,
+                    )
+                )
                 result_rows.extend((job.id, r.idx, r.video_uuid, r.seed) for r in job.results)
             if job_rows:
                 sqlite = self._sqlite_file is not None
@@ -204,11 +230,16 @@ class JobRepository:
         with self.engine.begin() as conn:
             conn.execute(
                 insert(images).values(
-                    uuid=record.uuid, key_id=record.key_id, media_key=record.media_key,
-                    content_type=record.content_type, width=record.width, height=record.height,
-                    created_at=now, last_used_at=now,
+                    uuid=record.uuid,
+                    key_id=record.key_id,
+                    media_key=record.media_key,
+                    content_type=record.content_type,
+                    width=record.width,
+                    height=record.height,
+                    created_at=now,
+                    last_used_at=now,
                 )
-            )  # fmt: skip
+            )
 
     def get_image(self, key_id: int, image_uuid: str, *, touch: bool = True) -> ImageRecord | None:
         """An uploaded image of this key (another key's image is "not found"); ``touch`` renews its retention."""
@@ -249,30 +280,44 @@ class JobRepository:
         now = self.clock()
         with self.engine.begin() as conn:
             row = conn.execute(
-                select(jobs.c.fence, jobs.c.attempts, jobs.c.max_attempts, jobs.c.request, jobs.c.key_id,
-                       jobs.c.task_uuid)
+                select(
+                    jobs.c.fence, jobs.c.attempts, jobs.c.max_attempts, jobs.c.request, jobs.c.key_id, jobs.c.task_uuid
+                )
                 .where(jobs.c.id == job_id, jobs.c.status == "queued")
                 .with_for_update(skip_locked=True)
-            ).one_or_none()  # fmt: skip
+            ).one_or_none()
             if row is None:
                 return None
             fence = row.fence + 1
             conn.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id)
-                .values(status="running", fence=fence, attempts=row.attempts + 1, lease_owner=owner,
-                        lease_expires_at=now + lease_seconds, updated_at=now)
-            )  # fmt: skip
+                .values(
+                    status="running",
+                    fence=fence,
+                    attempts=row.attempts + 1,
+                    lease_owner=owner,
+                    lease_expires_at=now + lease_seconds,
+                    updated_at=now,
+                )
+            )
             pending = conn.execute(
                 select(results.c.idx, results.c.seed, results.c.video_uuid)
                 .where(results.c.job_id == job_id, results.c.status == "pending")
                 .order_by(results.c.idx)
             ).all()
         return Claim(
-            job_id=job_id, fence=fence, owner=owner, attempts=row.attempts + 1, request=dict(row.request),
-            key_id=row.key_id, task_uuid=row.task_uuid, pending=tuple(r.idx for r in pending),
-            seeds={r.idx: r.seed for r in pending}, video_uuids={r.idx: r.video_uuid for r in pending},
-        )  # fmt: skip
+            job_id=job_id,
+            fence=fence,
+            owner=owner,
+            attempts=row.attempts + 1,
+            request=dict(row.request),
+            key_id=row.key_id,
+            task_uuid=row.task_uuid,
+            pending=tuple(r.idx for r in pending),
+            seeds={r.idx: r.seed for r in pending},
+            video_uuids={r.idx: r.video_uuid for r in pending},
+        )
 
     def _holds(self, conn: Connection, claim: Claim, **values: Any) -> bool:
         """Touch the job row if ``claim`` still owns it; this is the fence check."""
@@ -322,13 +367,21 @@ class JobRepository:
                 conn.execute(
                     insert(outbox),
                     [
-                        {"job_id": claim.job_id, "result_idx": idx, "kind": d.kind, "url": d.url,
-                         "delivery_id": d.delivery_id, "payload": None,
-                         "status": "blocked" if d.blocked else "pending", "attempts": 0,
-                         "next_attempt_at": now, "created_at": now}
+                        {
+                            "job_id": claim.job_id,
+                            "result_idx": idx,
+                            "kind": d.kind,
+                            "url": d.url,
+                            "delivery_id": d.delivery_id,
+                            "payload": None,
+                            "status": "blocked" if d.blocked else "pending",
+                            "attempts": 0,
+                            "next_attempt_at": now,
+                            "created_at": now,
+                        }
                         for d in deliveries
                     ],
-                )  # fmt: skip
+                )
         return True
 
     def complete(self, claim: Claim, status: JobStatus, error: tuple[str, str] | None = None) -> bool:
@@ -336,17 +389,26 @@ class JobRepository:
         with self.engine.begin() as conn:
             code, message = error or (None, None)
             return self._holds(
-                conn, claim, status=status, lease_owner=None, lease_expires_at=None,
-                error_code=code, error_message=message,
-            )  # fmt: skip
+                conn,
+                claim,
+                status=status,
+                lease_owner=None,
+                lease_expires_at=None,
+                error_code=code,
+                error_message=message,
+            )
 
     def release(self, claim: Claim) -> bool:
         """Give a job back to the queue (e.g. worker shutting down) without counting it as failed."""
         with self.engine.begin() as conn:
             return self._holds(
-                conn, claim, status="queued", lease_owner=None, lease_expires_at=None,
+                conn,
+                claim,
+                status="queued",
+                lease_owner=None,
+                lease_expires_at=None,
                 attempts=max(claim.attempts - 1, 0),
-            )  # fmt: skip
+            )
 
     # ------------------------------------------------------------------ cancellation
 
@@ -363,13 +425,15 @@ class JobRepository:
                 return None
             if row.status == "queued":
                 conn.execute(
-                    update(jobs).where(jobs.c.id == row.id, jobs.c.status == "queued")
+                    update(jobs)
+                    .where(jobs.c.id == row.id, jobs.c.status == "queued")
                     .values(status="cancelled", cancel_requested=True, updated_at=now)
-                )  # fmt: skip
+                )
                 conn.execute(
-                    update(results).where(results.c.job_id == row.id, results.c.status == "pending")
+                    update(results)
+                    .where(results.c.job_id == row.id, results.c.status == "pending")
                     .values(status="error", error_code="taskCancelled", error_message=message, finished_at=now)
-                )  # fmt: skip
+                )
                 return "cancelled"
             if row.status == "running":
                 conn.execute(update(jobs).where(jobs.c.id == row.id).values(cancel_requested=True))
@@ -379,10 +443,10 @@ class JobRepository:
         with self.engine.begin() as conn:
             if self._holds(conn, claim):
                 conn.execute(
-                    update(results).where(results.c.job_id == claim.job_id, results.c.status == "pending")
-                    .values(status="error", error_code="taskCancelled", error_message=message,
-                            finished_at=self.clock())
-                )  # fmt: skip
+                    update(results)
+                    .where(results.c.job_id == claim.job_id, results.c.status == "pending")
+                    .values(status="error", error_code="taskCancelled", error_message=message, finished_at=self.clock())
+                )
 
     # ------------------------------------------------------------------ sweeper
 
@@ -406,23 +470,37 @@ class JobRepository:
                         else ("inferenceError", f"Gave up after {row.attempts} attempts (worker lost).")
                     )
                     conn.execute(
-                        update(jobs).where(jobs.c.id == row.id)
-                        .values(status="cancelled" if row.cancel_requested else "error", lease_owner=None,
-                                lease_expires_at=None, error_code=code, error_message=message, updated_at=now,
-                                fence=jobs.c.fence + 1)
-                    )  # fmt: skip
+                        update(jobs)
+                        .where(jobs.c.id == row.id)
+                        .values(
+                            status="cancelled" if row.cancel_requested else "error",
+                            lease_owner=None,
+                            lease_expires_at=None,
+                            error_code=code,
+                            error_message=message,
+                            updated_at=now,
+                            fence=jobs.c.fence + 1,
+                        )
+                    )
                     conn.execute(
-                        update(results).where(results.c.job_id == row.id, results.c.status == "pending")
+                        update(results)
+                        .where(results.c.job_id == row.id, results.c.status == "pending")
                         .values(status="error", error_code=code, error_message=message, finished_at=now)
-                    )  # fmt: skip
+                    )
                     failed.append(row.id)
                 else:
                     # Bumping the fence here (not only at the next claim) cuts the zombie off at once.
                     conn.execute(
-                        update(jobs).where(jobs.c.id == row.id)
-                        .values(status="queued", lease_owner=None, lease_expires_at=None, updated_at=now,
-                                fence=jobs.c.fence + 1)
-                    )  # fmt: skip
+                        update(jobs)
+                        .where(jobs.c.id == row.id)
+                        .values(
+                            status="queued",
+                            lease_owner=None,
+                            lease_expires_at=None,
+                            updated_at=now,
+                            fence=jobs.c.fence + 1,
+                        )
+                    )
                     requeued.append(row.id)
         return requeued, failed
 
@@ -453,22 +531,33 @@ class JobRepository:
         now = self.clock()
         with self.engine.begin() as conn:
             rows = conn.execute(
-                select(outbox.c.id, outbox.c.job_id, outbox.c.result_idx, outbox.c.kind, outbox.c.url,
-                       outbox.c.delivery_id, outbox.c.attempts, jobs.c.key_id, jobs.c.task_uuid)
+                select(
+                    outbox.c.id,
+                    outbox.c.job_id,
+                    outbox.c.result_idx,
+                    outbox.c.kind,
+                    outbox.c.url,
+                    outbox.c.delivery_id,
+                    outbox.c.attempts,
+                    jobs.c.key_id,
+                    jobs.c.task_uuid,
+                )
                 .join(jobs, jobs.c.id == outbox.c.job_id)
                 .where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now)
                 .order_by(outbox.c.next_attempt_at)
                 .limit(limit)
                 .with_for_update(skip_locked=True, of=outbox)
-            ).all()  # fmt: skip
+            ).all()
             if rows:
                 conn.execute(
                     update(outbox)
                     .where(outbox.c.id.in_([r.id for r in rows]))
                     .values(next_attempt_at=now + lease_seconds)
                 )
-        return [Delivery(r.id, r.job_id, r.result_idx, r.kind, r.url, r.delivery_id, r.attempts, r.key_id,
-                         r.task_uuid) for r in rows]  # fmt: skip
+        return [
+            Delivery(r.id, r.job_id, r.result_idx, r.kind, r.url, r.delivery_id, r.attempts, r.key_id, r.task_uuid)
+            for r in rows
+        ]
 
     def record_deliveries(self, outcomes: Sequence[DeliveryOutcome]) -> None:
         """Write many delivery outcomes in one transaction (the deliverer batches them:
@@ -505,19 +594,31 @@ class JobRepository:
     def _unblock(self, conn: Connection, delivery: Delivery) -> None:
         conn.execute(
             update(outbox)
-            .where(outbox.c.job_id == delivery.job_id, outbox.c.result_idx == delivery.result_idx,
-                   outbox.c.status == "blocked")
+            .where(
+                outbox.c.job_id == delivery.job_id,
+                outbox.c.result_idx == delivery.result_idx,
+                outbox.c.status == "blocked",
+            )
             .values(status="pending", next_attempt_at=self.clock())
-        )  # fmt: skip
+        )
 
     def result_view(self, job_id: str, idx: int) -> ResultView | None:
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(results.c.idx, results.c.video_uuid, results.c.seed, results.c.status, results.c.progress,
-                       results.c.media_key, results.c.expires_at, results.c.cost, results.c.nsfw,
-                       results.c.error_code, results.c.error_message)
-                .where(results.c.job_id == job_id, results.c.idx == idx)
-            ).one_or_none()  # fmt: skip
+                select(
+                    results.c.idx,
+                    results.c.video_uuid,
+                    results.c.seed,
+                    results.c.status,
+                    results.c.progress,
+                    results.c.media_key,
+                    results.c.expires_at,
+                    results.c.cost,
+                    results.c.nsfw,
+                    results.c.error_code,
+                    results.c.error_message,
+                ).where(results.c.job_id == job_id, results.c.idx == idx)
+            ).one_or_none()
         return None if row is None else _result_view(tuple(row))
 
     def result_content_type(self, job_id: str, idx: int) -> str | None:

@@ -66,9 +66,7 @@ class JobService:
         """Accept a validated task durably, or raise ``RequestError`` (``conflictTaskUUID``,
         ``invalidImage``, ``queueFull``)."""
         if self.queue_limit and self._queued.get(key_id, 0) >= self.queue_limit:
-            raise LoadShed(
-                f"Too many queued tasks for this API key (limit {self.queue_limit}).", code="queueFull"
-            )
+            raise LoadShed(f"Too many queued tasks for this API key (limit {self.queue_limit}).", code="queueFull")
         if task.frame_images or task.reference_images:
             task = await asyncio.to_thread(self._prepare_images, key_id, task)
         job_id = new_job_id()
@@ -78,9 +76,7 @@ class JobService:
             task_uuid=task.task_uuid,
             model=task.model,
             request=task_to_record(task),
-            results=tuple(
-                NewResult(i, str(uuid.uuid4()), task.result_seed(i)) for i in range(task.number_results)
-            ),
+            results=tuple(NewResult(i, str(uuid.uuid4()), task.result_seed(i)) for i in range(task.number_results)),
             created_at=time.time(),
             max_attempts=self.max_attempts,
         )

@@ -26,8 +26,13 @@ from cinefuse.media.images import (
 )
 from cinefuse.storage.base import MediaStore
 
-_EXTENSIONS = {"PNG": ("png", "image/png"), "JPEG": ("jpg", "image/jpeg"), "WEBP": ("webp", "image/webp"),
-               "BMP": ("bmp", "image/bmp"), "GIF": ("gif", "image/gif")}  # fmt: skip
+_EXTENSIONS = {
+    "PNG": ("png", "image/png"),
+    "JPEG": ("jpg", "image/jpeg"),
+    "WEBP": ("webp", "image/webp"),
+    "BMP": ("bmp", "image/bmp"),
+    "GIF": ("gif", "image/gif"),
+}
 
 Image = npt.NDArray[np.uint8]
 

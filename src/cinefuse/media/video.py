@@ -158,9 +158,7 @@ def encode_frames(
     x264_preset: str = DEFAULT_X264_PRESET,
 ) -> EncodedVideo:
     """Encode an iterable of frames (consumed lazily) to ``path``."""
-    encoder = VideoEncoder(
-        path, fmt=fmt, width=width, height=height, fps=fps, quality=quality, x264_preset=x264_preset
-    )
+    encoder = VideoEncoder(path, fmt=fmt, width=width, height=height, fps=fps, quality=quality, x264_preset=x264_preset)
     with encoder:
         for frame in frames:
             encoder.write(frame)

@@ -7,18 +7,51 @@ from cinefuse.models.capabilities import ModelCapabilities
 MODEL_ID = "pixverse:1@3"
 
 CAMERA_MOVEMENTS = (
-    "horizontal_left", "horizontal_right", "vertical_up", "vertical_down", "zoom_in", "zoom_out",
-    "auto_camera", "crane_up", "quickly_zoom_in", "quickly_zoom_out", "smooth_zoom_in",
-    "camera_rotation", "robo_arm", "super_dolly_out", "whip_pan", "hitchcock", "left_follow",
-    "right_follow", "pan_left", "pan_right", "fix_bg",
-)  # fmt: skip
+    "horizontal_left",
+    "horizontal_right",
+    "vertical_up",
+    "vertical_down",
+    "zoom_in",
+    "zoom_out",
+    "auto_camera",
+    "crane_up",
+    "quickly_zoom_in",
+    "quickly_zoom_out",
+    "smooth_zoom_in",
+    "camera_rotation",
+    "robo_arm",
+    "super_dolly_out",
+    "whip_pan",
+    "hitchcock",
+    "left_follow",
+    "right_follow",
+    "pan_left",
+    "pan_right",
+    "fix_bg",
+)
 
 EFFECTS = (
-    "bikini up", "the tigers touch", "jiggle jiggle", "hug your love", "kiss me ai", "subject 3 fever",
-    "fin-tastic mermaid", "lets ymca", "skeleton dance", "kungfu club", "boom drop", "vroom vroom step",
-    "creepy devil smile", "pubg winner hit", "360 microwave", "eye zoom challenge", "muscle surge",
-    "punch face", "balloon belly", "kiss kiss",
-)  # fmt: skip
+    "bikini up",
+    "the tigers touch",
+    "jiggle jiggle",
+    "hug your love",
+    "kiss me ai",
+    "subject 3 fever",
+    "fin-tastic mermaid",
+    "lets ymca",
+    "skeleton dance",
+    "kungfu club",
+    "boom drop",
+    "vroom vroom step",
+    "creepy devil smile",
+    "pubg winner hit",
+    "360 microwave",
+    "eye zoom challenge",
+    "muscle surge",
+    "punch face",
+    "balloon belly",
+    "kiss kiss",
+)
 
 STYLES = ("anime", "3d_animation", "clay", "comic", "cyberpunk")
 

@@ -109,9 +109,12 @@ class ContentGuard:
         missing = missing_reason()
         checker = None if missing else NudeNetChecker(threads=settings.safety_threads)
         return cls(
-            checker, policy=policy, prompt_filter=prompt_filter, batch_size=settings.safety_batch_size,
+            checker,
+            policy=policy,
+            prompt_filter=prompt_filter,
+            batch_size=settings.safety_batch_size,
             unavailable_reason=f"the content safety backend is unavailable: {missing}",
-        )  # fmt: skip
+        )
 
     @property
     def available(self) -> bool:

@@ -23,9 +23,9 @@ from __future__ import annotations
 import random
 import re
 import uuid
-from urllib.parse import urlsplit
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
+from urllib.parse import urlsplit
 
 from cinefuse.errors import AuthError, RequestError
 from cinefuse.models.capabilities import ModelCapabilities
@@ -42,6 +42,7 @@ SAFETY_MODES = ("none", "fast", "full")
 _URL_RE = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)
 
 SafetyMode = Literal["none", "fast", "full"]
+OutputFormat = Literal["MP4", "WEBM", "MOV"]
 FramePosition = Literal["first", "last"]
 
 
@@ -119,7 +120,8 @@ class _Fields:
             raise self._invalid(
                 name,
                 stem,
-                f"Invalid length for {self.param(name)}: must be {length[0]}..{length[1]} characters, got {len(value)}.",
+                f"Invalid length for {self.param(name)}: must be {length[0]}..{length[1]} characters,"
+                f" got {len(value)}.",
                 "string",
             )
         return value
@@ -160,8 +162,7 @@ class _Fields:
         value = self.raw(name)
         if value is None:
             return None
-        numeric = type_ in ("integer", "float")
-        if numeric:
+        if type_ in ("integer", "float"):
             ok_type = isinstance(value, int | float) and not isinstance(value, bool)
         else:
             ok_type = isinstance(value, str)
@@ -275,7 +276,7 @@ class VideoInferenceTask:
     fps: int
     seed: int
     number_results: int
-    output_format: str
+    output_format: OutputFormat
     output_quality: int
     #: Exact size; ``None`` when it follows the first frame image's aspect (decided on decode).
     width: int | None
@@ -519,9 +520,7 @@ def _parse_video_inference(f: _Fields) -> VideoInferenceTask:
     resolution = f.choice("resolution", caps.resolutions)
     if (width is None) != (height is None):
         missing = "height" if height is None else "width"
-        raise RequestError(
-            "width and height must be given together.", code="incompatibleParameters", parameter=missing
-        )
+        raise RequestError("width and height must be given together.", code="incompatibleParameters", parameter=missing)
     if width is not None and resolution is not None:
         raise RequestError(
             "Give either width/height or resolution, not both.", code="incompatibleParameters", parameter="resolution"
@@ -574,9 +573,12 @@ def _parse_video_inference(f: _Fields) -> VideoInferenceTask:
                 allowed_values=list(caps.provider_setting_durations),
             )
         if not caps.resolution_at_most(resolution, caps.provider_setting_max_resolution):
-            allowed_res = [r for r in caps.resolutions if caps.resolution_at_most(r, caps.provider_setting_max_resolution)]
+            allowed_res = [
+                r for r in caps.resolutions if caps.resolution_at_most(r, caps.provider_setting_max_resolution)
+            ]
             raise RequestError(
-                f"With cameraMovement, effect or style, the size must be at most {caps.provider_setting_max_resolution}.",
+                "With cameraMovement, effect or style, the size must be at most"
+                f" {caps.provider_setting_max_resolution}.",
                 code="unsupportedResolution" if size_param == "resolution" else "unsupportedDimensions",
                 parameter=size_param,
                 allowed_values=allowed_res,
@@ -595,7 +597,7 @@ def _parse_video_inference(f: _Fields) -> VideoInferenceTask:
         seed=seed if seed is not None else random.randint(0, SEED_MAX),
         number_results=number_results or 1,
         output_type=output_type or "URL",
-        output_format=output_format or "MP4",
+        output_format=cast(OutputFormat, output_format or "MP4"),
         output_quality=output_quality if output_quality is not None else caps.default_output_quality,
         delivery_method=delivery_method or "async",
         webhook_url=webhook_url,

@@ -26,8 +26,14 @@ SHIFT = WIDTH // 10
 
 
 def base_request(**changes: Any) -> GenerationRequest:
-    request = GenerationRequest(prompt="a man standing in a meadow with mountains and a forest", width=WIDTH,
-                                height=HEIGHT, fps=16, num_frames=17, seed=7)
+    request = GenerationRequest(
+        prompt="a man standing in a meadow with mountains and a forest",
+        width=WIDTH,
+        height=HEIGHT,
+        fps=16,
+        num_frames=17,
+        seed=7,
+    )
     return replace(request, **changes)
 
 
@@ -46,7 +52,7 @@ def synthetic_photo(width: int, height: int, seed: int = 0) -> Frame:
     for scale in (4, 8, 16, 32):
         small = rng.random((height // scale + 2, width // scale + 2)).astype(np.float32)
         layer = np.asarray(cv2.resize(small, (width + 2 * scale, height + 2 * scale)), np.float32)
-        texture += layer[scale:scale + height, scale:scale + width] / 4.0
+        texture += layer[scale : scale + height, scale : scale + width] / 4.0
     img += (texture[:, :, None] - 0.5) * 70.0
     horizon = int(height * 0.55)
     ground = np.array([90, 130, 60], np.float32) + (texture[horizon:, :, None] - 0.5) * 90.0
@@ -70,8 +76,9 @@ def dense_flow(a: Frame, b: Frame) -> Flow:
     return np.asarray(flow, np.float32)
 
 
-def radial_flow(flow: Flow, mask: npt.NDArray[np.bool_] | None = None,
-                centre: tuple[float, float] | None = None) -> float:
+def radial_flow(
+    flow: Flow, mask: npt.NDArray[np.bool_] | None = None, centre: tuple[float, float] | None = None
+) -> float:
     """Mean flow component pointing away from ``centre`` (default: frame centre)."""
     h, w = flow.shape[:2]
     cx, cy = centre if centre is not None else (w / 2.0, h / 2.0)

@@ -35,7 +35,7 @@ Mask = npt.NDArray[np.bool_]
 
 def region(y0: float, y1: float, x0: float, x1: float) -> Mask:
     mask = np.zeros((HEIGHT, WIDTH), bool)
-    mask[int(y0 * HEIGHT):int(y1 * HEIGHT), int(x0 * WIDTH):int(x1 * WIDTH)] = True
+    mask[int(y0 * HEIGHT) : int(y1 * HEIGHT), int(x0 * WIDTH) : int(x1 * WIDTH)] = True
     return mask
 
 
@@ -45,8 +45,7 @@ SKY = region(0.02, 0.22, 0.3, 0.7) & ~region(0.0, 0.3, 0.42, 0.58)
 
 
 def mid_flow(photo: Frame, move: str, **changes: object) -> Flow:
-    frames = render_frames(base_request(camera_movement=move, first_frame=photo, num_frames=FLOW_FRAMES,
-                                        **changes))
+    frames = render_frames(base_request(camera_movement=move, first_frame=photo, num_frames=FLOW_FRAMES, **changes))
     return dense_flow(frames[MID], frames[MID + 1])
 
 
@@ -143,8 +142,9 @@ def test_follow_moves_track_a_moving_subject(photo: Frame, move: str, sign: floa
 def test_fast_motion_mode_moves_faster(photo: Frame) -> None:
     def mean_speed(mode: str) -> float:
         frames = render_frames(base_request(camera_movement="pan_left", first_frame=photo, motion_mode=mode))
-        return float(np.mean([np.hypot(*dense_flow(a, b).transpose(2, 0, 1)).mean()
-                              for a, b in itertools.pairwise(frames)]))
+        return float(
+            np.mean([np.hypot(*dense_flow(a, b).transpose(2, 0, 1)).mean() for a, b in itertools.pairwise(frames)])
+        )
 
     assert mean_speed("fast") > 1.2 * mean_speed("normal")
 
@@ -180,14 +180,13 @@ def test_whip_pan_is_fast_with_motion_blur(photo: Frame) -> None:
 
 def test_robo_arm_moves_in_precise_segments(photo: Frame) -> None:
     frames = render_frames(base_request(camera_movement="robo_arm", first_frame=photo, num_frames=FLOW_FRAMES))
-    speed = [float(np.hypot(*dense_flow(a, b).transpose(2, 0, 1)).mean())
-             for a, b in itertools.pairwise(frames)]
+    speed = [float(np.hypot(*dense_flow(a, b).transpose(2, 0, 1)).mean()) for a, b in itertools.pairwise(frames)]
     peak = max(speed)
     first_peak = int(np.argmax(speed[: len(speed) // 2]))
     later = speed[first_peak:]
     assert peak > 1.0
     assert min(later[: len(later) * 2 // 3]) < 0.15 * peak  # a dead stop between segments
-    assert max(later[len(later) // 3:]) > 0.5 * peak  # then the next axis moves
+    assert max(later[len(later) // 3 :]) > 0.5 * peak  # then the next axis moves
 
 
 def test_auto_camera_picks_a_move_from_the_content(photo: Frame) -> None:
@@ -204,9 +203,15 @@ def test_no_camera_movement_still_drifts_gently(photo: Frame) -> None:
 @pytest.mark.parametrize("move", CAMERA_MOVES)
 def test_every_camera_move_renders(move: str, photo: Frame) -> None:
     for changes in ({}, {"first_frame": photo}):
-        frames = render_frames(base_request(camera_movement=move, num_frames=6, width=320, height=180,
-                                            **{k: (v[::2, ::2] if k == "first_frame" else v)
-                                               for k, v in changes.items()}))
+        frames = render_frames(
+            base_request(
+                camera_movement=move,
+                num_frames=6,
+                width=320,
+                height=180,
+                **{k: (v[::2, ::2] if k == "first_frame" else v) for k, v in changes.items()},
+            )
+        )
         assert len(frames) == 6
         assert all(f.shape == (180, 320, 3) and f.dtype == np.uint8 for f in frames)
         assert not np.array_equal(frames[0], frames[-1])

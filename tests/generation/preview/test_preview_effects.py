@@ -101,8 +101,10 @@ def test_boom_drop_hits_with_a_flash_and_a_shake(photo: Frame) -> None:
     assert brightness[peak] > brightness[0] + 40.0 and 0 < peak < CLIP - 1
     ys = [float(np.nonzero(red(f))[0].mean()) if red(f).any() else 0.0 for f in frames]
     assert ys[peak // 2] < ys[-1] - 10.0  # it came down from above
-    after = [float(np.abs(a.astype(np.int16) - b).mean()) for a, b in zip(frames[peak + 1:], frames[peak + 2:],
-                                                                          strict=False)]
+    after = [
+        float(np.abs(a.astype(np.int16) - b).mean())
+        for a, b in zip(frames[peak + 1 :], frames[peak + 2 :], strict=False)
+    ]
     assert after[0] > 2.0 * after[-1]  # the shake dies down
 
 
@@ -134,8 +136,10 @@ def test_skeleton_dance_is_an_x_ray_that_moves_on_the_beat(photo: Frame) -> None
     figure = red(plain[CLIP // 2])
     px = bones[CLIP // 2][figure].astype(np.float32)
     assert px[:, 2].mean() > px[:, 0].mean() + 30  # the red figure turned cold blue
-    heads = [float(np.nonzero(np.abs(b.astype(np.int16) - p).sum(axis=2) > 60)[1].mean())
-             for b, p in zip(bones[4:], plain[4:], strict=True)]
+    heads = [
+        float(np.nonzero(np.abs(b.astype(np.int16) - p).sum(axis=2) > 60)[1].mean())
+        for b, p in zip(bones[4:], plain[4:], strict=True)
+    ]
     swings = np.sign(np.diff(heads))
     assert np.count_nonzero(swings[1:] != swings[:-1]) >= 2  # back and forth
 

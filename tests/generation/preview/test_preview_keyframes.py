@@ -51,10 +51,20 @@ def test_first_frame_of_another_size_is_resized_to_the_output() -> None:
     assert psnr(frames[0], resized(big, WIDTH, HEIGHT)) >= MIN_PSNR
 
 
-@pytest.mark.parametrize("changes", [{}, {"style": "anime"}, {"style": "clay"}, {"effect": "hug your love"},
-                                     {"camera_movement": "hitchcock"}, {"motion_mode": "fast"}])
-def test_first_and_last_frames_are_both_reproduced(photo: Frame, other_photo: Frame,
-                                                   changes: dict[str, object]) -> None:
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"style": "anime"},
+        {"style": "clay"},
+        {"effect": "hug your love"},
+        {"camera_movement": "hitchcock"},
+        {"motion_mode": "fast"},
+    ],
+)
+def test_first_and_last_frames_are_both_reproduced(
+    photo: Frame, other_photo: Frame, changes: dict[str, object]
+) -> None:
     frames = render_frames(base_request(first_frame=photo, last_frame=other_photo, num_frames=12, **changes))
     assert psnr(frames[0], photo) >= MIN_PSNR
     assert psnr(frames[-1], other_photo) >= MIN_PSNR
@@ -67,8 +77,9 @@ def red_figure(frame: Frame) -> np.ndarray:
 
 
 def test_morph_travels_between_the_keyframes(photo: Frame, other_photo: Frame) -> None:
-    frames = render_frames(base_request(first_frame=photo, last_frame=other_photo, num_frames=17,
-                                        camera_movement="vertical_up"))  # leaves x alone
+    frames = render_frames(
+        base_request(first_frame=photo, last_frame=other_photo, num_frames=17, camera_movement="vertical_up")
+    )  # leaves x alone
     middle = frames[8]
     assert psnr(middle, photo) < 28.0 and psnr(middle, other_photo) < 28.0  # neither keyframe
     # Flow-guided: the figure is one whole figure halfway between its two positions, not

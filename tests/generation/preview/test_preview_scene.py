@@ -31,7 +31,7 @@ from cinefuse.generation.preview.prompt import read_prompt
 
 def bottom_blueness(frame: Frame) -> float:
     """Blue minus red over the lower third: water reflects the sky, ground does not."""
-    lower = frame[2 * HEIGHT // 3:].astype(np.float32)
+    lower = frame[2 * HEIGHT // 3 :].astype(np.float32)
     return float((lower[..., 2] - lower[..., 0]).mean())
 
 
@@ -57,7 +57,7 @@ def test_negative_prompt_removes_subjects_and_changes_the_scene() -> None:
 
 def band(frame: Frame, top: float, bottom: float) -> np.ndarray:
     """Mean (R, G, B) of the rows between two fractions of the height."""
-    rows = frame[int(top * HEIGHT):int(bottom * HEIGHT)].reshape(-1, 3).astype(np.float32)
+    rows = frame[int(top * HEIGHT) : int(bottom * HEIGHT)].reshape(-1, 3).astype(np.float32)
     return np.asarray(rows.mean(axis=0), np.float32)
 
 
@@ -112,11 +112,13 @@ def test_image_is_split_into_depth_layers_with_parallax(photo: Frame) -> None:
     # the background plane recedes: its bottom row is nearer than its top row
     background = layers[0].plane
     assert background.depth_at(WIDTH / 2, HEIGHT, WIDTH, HEIGHT, WIDTH) < background.depth_at(
-        WIDTH / 2, 0, WIDTH, HEIGHT, WIDTH)
+        WIDTH / 2, 0, WIDTH, HEIGHT, WIDTH
+    )
 
 
-def test_depth_network_is_used_when_its_weights_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                      photo: Frame) -> None:
+def test_depth_network_is_used_when_its_weights_exist(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, photo: Frame
+) -> None:
     """Nearness comes from the network (a stand-in with the MiDaS output layout here)."""
 
     class FakeNet:
@@ -133,7 +135,7 @@ def test_depth_network_is_used_when_its_weights_exist(tmp_path: Path, monkeypatc
     estimator = DepthEstimator(weights)
     assert estimator.uses_model and not DepthEstimator(tmp_path / "missing.onnx").uses_model
     near = estimator.nearness(photo, np.zeros((HEIGHT, WIDTH), np.float32))
-    assert near[:, :WIDTH // 8].mean() > 0.8 and near[:, -WIDTH // 8:].mean() < 0.2  # left is near
+    assert near[:, : WIDTH // 8].mean() > 0.8 and near[:, -WIDTH // 8 :].mean() < 0.2  # left is near
 
 
 def test_references_are_fused_into_one_scene() -> None:
@@ -154,7 +156,7 @@ def landscape(width: int = 400, height: int = 300) -> Frame:
     rng = np.random.default_rng(0)
     ys = np.linspace(0.0, 1.0, height)[:, None, None]
     image = (np.array([80, 130, 210]) * (1 - ys) + np.array([210, 215, 225]) * ys) * np.ones((1, width, 1))
-    image[int(height * 0.57):] = np.array([80, 120, 60])
+    image[int(height * 0.57) :] = np.array([80, 120, 60])
     image += cv2.resize(rng.random((height // 10, width // 10)), (width, height))[..., None] * 40 - 20
     return np.clip(image, 0, 255).astype(np.uint8)
 

@@ -69,7 +69,7 @@ def periodicity(signal: np.ndarray, period: float) -> float:
     if spectrum.ndim > 1:
         spectrum = spectrum.mean(axis=0)
     k = round(signal.shape[-1] / period)
-    return float(spectrum[k - 2:k + 3].max() / np.median(spectrum[1:]))
+    return float(spectrum[k - 2 : k + 3].max() / np.median(spectrum[1:]))
 
 
 def scanlines(frame: Frame) -> float:

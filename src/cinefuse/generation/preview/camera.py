@@ -27,10 +27,27 @@ from .motion import FAST_SPEED, Clock
 
 #: The 21 ``cameraMovement`` values of API.md section 3.2.
 CAMERA_MOVES: tuple[str, ...] = (
-    "horizontal_left", "horizontal_right", "vertical_up", "vertical_down", "zoom_in", "zoom_out",
-    "auto_camera", "crane_up", "quickly_zoom_in", "quickly_zoom_out", "smooth_zoom_in",
-    "camera_rotation", "robo_arm", "super_dolly_out", "whip_pan", "hitchcock", "left_follow",
-    "right_follow", "pan_left", "pan_right", "fix_bg",
+    "horizontal_left",
+    "horizontal_right",
+    "vertical_up",
+    "vertical_down",
+    "zoom_in",
+    "zoom_out",
+    "auto_camera",
+    "crane_up",
+    "quickly_zoom_in",
+    "quickly_zoom_out",
+    "smooth_zoom_in",
+    "camera_rotation",
+    "robo_arm",
+    "super_dolly_out",
+    "whip_pan",
+    "hitchcock",
+    "left_follow",
+    "right_follow",
+    "pan_left",
+    "pan_right",
+    "fix_bg",
 )
 
 #: Sideways/vertical camera travel, as a fraction of the frame width the subject shifts by.
@@ -90,14 +107,18 @@ class Pose:
     def relative_to(self, end: Pose) -> Pose:
         """This pose with ``end`` taken as rest (pins a clip's last frame)."""
         return Pose(
-            self.x - end.x, self.y - end.y, self.z - end.z, self.yaw - end.yaw,
-            self.pitch - end.pitch, self.roll - end.roll, self.zoom / end.zoom,
+            self.x - end.x,
+            self.y - end.y,
+            self.z - end.z,
+            self.yaw - end.yaw,
+            self.pitch - end.pitch,
+            self.roll - end.roll,
+            self.zoom / end.zoom,
         )
 
     def jolted(self, dx: float, dy: float, droll: float = 0.0, zoom: float = 1.0) -> Pose:
         """Add a screen-space shake (effects): small yaw/pitch offsets in radians."""
-        return replace(self, yaw=self.yaw + dx, pitch=self.pitch + dy, roll=self.roll + droll,
-                       zoom=self.zoom * zoom)
+        return replace(self, yaw=self.yaw + dx, pitch=self.pitch + dy, roll=self.roll + droll, zoom=self.zoom * zoom)
 
 
 @dataclass(frozen=True)
@@ -131,8 +152,15 @@ class Rig:
     @staticmethod
     def for_scene(scene: Scene, image_scene: bool, direction: float = 1.0, ground: Plane | None = None) -> Rig:
         x0, y0, x1, y1 = scene.subject_box()
-        return Rig(scene.width, scene.height, scene.subject_depth(), ((x0 + x1) / 2.0, (y0 + y1) / 2.0),
-                   image_scene, direction, ground)
+        return Rig(
+            scene.width,
+            scene.height,
+            scene.subject_depth(),
+            ((x0 + x1) / 2.0, (y0 + y1) / 2.0),
+            image_scene,
+            direction,
+            ground,
+        )
 
     @property
     def clearance(self) -> float:
@@ -323,9 +351,7 @@ def _robo_arm(rig: Rig) -> Path:
             u = min(max((p - start) / (end - start), 0.0), 1.0)
             acc += np.array(delta) * (u * u * u * (u * (u * 6.0 - 15.0) + 10.0))
         aimed = _aimed(rig, acc[0], acc[1], acc[2])
-        return Shot(
-            Pose(acc[0], acc[1], acc[2], aimed.yaw + acc[3], aimed.pitch + acc[4], acc[5], math.exp(acc[6]))
-        )
+        return Shot(Pose(acc[0], acc[1], acc[2], aimed.yaw + acc[3], aimed.pitch + acc[4], acc[5], math.exp(acc[6])))
 
     return path
 
@@ -381,8 +407,16 @@ MOVE_BUILDERS: dict[str, Callable[[Rig], Path]] = {
 }
 
 #: Moves the default (no cameraMovement) drift is drawn from, at GENTLE_SCALE amplitude.
-GENTLE_MOVES: tuple[str, ...] = ("push_in", "horizontal_left", "horizontal_right", "pan_left",
-                                 "pan_right", "camera_rotation", "crane_up", "smooth_zoom_in")
+GENTLE_MOVES: tuple[str, ...] = (
+    "push_in",
+    "horizontal_left",
+    "horizontal_right",
+    "pan_left",
+    "pan_right",
+    "camera_rotation",
+    "crane_up",
+    "smooth_zoom_in",
+)
 
 
 def auto_move(rig: Rig, has_subject: bool) -> str:

@@ -75,10 +75,11 @@ def _border_rarity(lab: FloatImage) -> FloatImage:
     h, w = lab.shape[:2]
     bw, bh = max(int(w * BORDER), 1), max(int(h * BORDER), 1)
     ring = np.ones((h, w), bool)
-    ring[bh:h - bh, bw:w - bw] = False
+    ring[bh : h - bh, bw : w - bw] = False
     ranges = np.array([[0.0, 100.0], [-90.0, 90.0], [-90.0, 90.0]], np.float32)
-    bins = np.clip(((lab - ranges[:, 0]) / (ranges[:, 1] - ranges[:, 0]) * COLOUR_BINS).astype(np.int32), 0,
-                   COLOUR_BINS - 1)
+    bins = np.clip(
+        ((lab - ranges[:, 0]) / (ranges[:, 1] - ranges[:, 0]) * COLOUR_BINS).astype(np.int32), 0, COLOUR_BINS - 1
+    )
     index = (bins[:, :, 0] * COLOUR_BINS + bins[:, :, 1]) * COLOUR_BINS + bins[:, :, 2]
     hist = np.bincount(index[ring], minlength=COLOUR_BINS**3).astype(np.float32)
     # Neighbouring bins share evidence: colours drift slightly across a background.
@@ -140,8 +141,9 @@ def foreground(rgb: Image) -> Foreground:
     if not MIN_AREA <= area <= MAX_AREA:
         binary = _fallback_ellipse(h, w)
     inside = binary > 0
-    confidence = float(score8[inside].mean() - score8[~inside].mean()) / 255.0 if inside.any() and (
-        ~inside).any() else 0.0
+    confidence = (
+        float(score8[inside].mean() - score8[~inside].mean()) / 255.0 if inside.any() and (~inside).any() else 0.0
+    )
     refined = _refine(rgb, binary)
     big = f32(cv2.resize(refined, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR))
     # Re-sharpen the enlarged edge and grow it a little: the cut-out then carries the
@@ -155,8 +157,9 @@ def foreground(rgb: Image) -> Foreground:
 
 def _colour_index(lab: FloatImage) -> npt.NDArray[np.int32]:
     ranges = np.array([[0.0, 100.0], [-90.0, 90.0], [-90.0, 90.0]], np.float32)
-    bins = np.clip(((lab - ranges[:, 0]) / (ranges[:, 1] - ranges[:, 0]) * REFINE_BINS).astype(np.int32), 0,
-                   REFINE_BINS - 1)
+    bins = np.clip(
+        ((lab - ranges[:, 0]) / (ranges[:, 1] - ranges[:, 0]) * REFINE_BINS).astype(np.int32), 0, REFINE_BINS - 1
+    )
     return np.asarray((bins[:, :, 0] * REFINE_BINS + bins[:, :, 1]) * REFINE_BINS + bins[:, :, 2], np.int32)
 
 

@@ -125,8 +125,9 @@ def scene_rng(request: GenerationRequest, digest: int) -> np.random.Generator:
     return np.random.default_rng([request.seed & 0xFFFFFFFF, request.seed >> 32, digest & 0xFFFFFFFF, digest >> 32])
 
 
-def _draft(request: GenerationRequest, traits: SceneTraits, rng: np.random.Generator, clock: Clock,
-           depth: DepthEstimator) -> SceneDraft:
+def _draft(
+    request: GenerationRequest, traits: SceneTraits, rng: np.random.Generator, clock: Clock, depth: DepthEstimator
+) -> SceneDraft:
     """The scene for the request's inputs (see the table in the module docstring)."""
     w, h = request.width, request.height
     first, last = request.first_frame, request.last_frame
@@ -149,9 +150,14 @@ def plan_clip(request: GenerationRequest, depth_model: Path | None = None) -> Cl
     traits = read_prompt(request.prompt, request.negative_prompt)
     rng = scene_rng(request, traits.digest)
     w, h = request.width, request.height
-    clock = Clock(request.num_frames, request.fps, speed_for(request.motion_mode),
-                  pin_first=request.first_frame is not None, pin_last=request.last_frame is not None,
-                  hold=hold_frames(request.style))
+    clock = Clock(
+        request.num_frames,
+        request.fps,
+        speed_for(request.motion_mode),
+        pin_first=request.first_frame is not None,
+        pin_last=request.last_frame is not None,
+        hold=hold_frames(request.style),
+    )
     direction = 1.0 if rng.random() < 0.5 else -1.0
     gentle_pick = int(rng.integers(1 << 16))
     draft = _draft(request, traits, rng, clock, DepthEstimator(depth_model))

@@ -27,10 +27,26 @@ from .motion import clamp01, smoothstep
 
 #: The 20 ``effect`` values of API.md section 3.2.
 EFFECTS: tuple[str, ...] = (
-    "bikini up", "the tigers touch", "jiggle jiggle", "hug your love", "kiss me ai", "subject 3 fever",
-    "fin-tastic mermaid", "lets ymca", "skeleton dance", "kungfu club", "boom drop", "vroom vroom step",
-    "creepy devil smile", "pubg winner hit", "360 microwave", "eye zoom challenge", "muscle surge",
-    "punch face", "balloon belly", "kiss kiss",
+    "bikini up",
+    "the tigers touch",
+    "jiggle jiggle",
+    "hug your love",
+    "kiss me ai",
+    "subject 3 fever",
+    "fin-tastic mermaid",
+    "lets ymca",
+    "skeleton dance",
+    "kungfu club",
+    "boom drop",
+    "vroom vroom step",
+    "creepy devil smile",
+    "pubg winner hit",
+    "360 microwave",
+    "eye zoom challenge",
+    "muscle surge",
+    "punch face",
+    "balloon belly",
+    "kiss kiss",
 )
 #: Interaction templates: they need two subjects (two halves of a single one otherwise).
 PAIR_EFFECTS = frozenset({"hug your love", "kiss kiss"})
@@ -71,8 +87,10 @@ class Animation:
         return self.everyone @ m if self.everyone is not None else m
 
     def repaint(self, layers: Sequence[Layer]) -> list[Layer]:
-        return [layer.with_pixels(self.repaints[i](layer.rgba)) if i in self.repaints else layer
-                for i, layer in enumerate(layers)]
+        return [
+            layer.with_pixels(self.repaints[i](layer.rgba)) if i in self.repaints else layer
+            for i, layer in enumerate(layers)
+        ]
 
     def overlay(self, frame: Image, project: Projector) -> Image:
         for draw in self.overlays:
@@ -204,8 +222,11 @@ def bikini_up(st: Stage) -> Recipe:
         sparkle_y = [sub.box[3] - front * sub.h * 1.05 for sub in subjects]
 
         def sparkle(frame: Image, project: Projector) -> Image:
-            spots = [project(sub.index, sub.box[0] + f * sub.w, y) for sub, y in zip(subjects, sparkle_y, strict=True)
-                     for f in (0.25, 0.5, 0.75)]
+            spots = [
+                project(sub.index, sub.box[0] + f * sub.w, y)
+                for sub, y in zip(subjects, sparkle_y, strict=True)
+                for f in (0.25, 0.5, 0.75)
+            ]
             return warps.glow_spot(frame, spots, 0.012 * st.height, (255.0, 240.0, 200.0), 0.9 * s * (front < 1.0))
 
         anim.overlays += [sparkle, lambda f, p: warps.grade(f, (1.08, 1.0, 0.9), front)]
@@ -216,8 +237,10 @@ def bikini_up(st: Stage) -> Recipe:
 
 def tigers_touch(st: Stage) -> Recipe:
     """Tiger stripes sweep across the subject from one side while it crouches to pounce."""
-    patterns = {sub.index: warps.stripes(sub.shape, 0.09 * sub.h, math.radians(70.0), float(st.rng.uniform(0, 6)))
-                for sub in st.subjects}
+    patterns = {
+        sub.index: warps.stripes(sub.shape, 0.09 * sub.h, math.radians(70.0), float(st.rng.uniform(0, 6)))
+        for sub in st.subjects
+    }
 
     def at(t: float, beat: float, s: float) -> Animation:
         anim = st.animation()
@@ -248,7 +271,8 @@ def jiggle(st: Stage) -> Recipe:
             wob = math.sin(2.0 * math.pi * 3.0 * beat + k) * 0.07 * env
             sway = math.sin(2.0 * math.pi * 1.5 * beat + k) * 0.06 * env
             anim.matrices[sub.index] = warps.shear_about(*sub.feet, sway) @ warps.scale_about(
-                *sub.feet, 1.0 - 0.5 * wob, 1.0 + wob)
+                *sub.feet, 1.0 - 0.5 * wob, 1.0 + wob
+            )
         return anim
 
     return at
@@ -303,7 +327,8 @@ def kiss_me(st: Stage) -> Recipe:
         anim = st.animation()
         g = grow(t) * s
         anim.matrices[main.index] = warps.rotate_about(*main.feet, math.radians(-3.0) * g) @ warps.scale_about(
-            hx, hy, 1.0 + 0.2 * g, 1.0 + 0.2 * g)
+            hx, hy, 1.0 + 0.2 * g, 1.0 + 0.2 * g
+        )
         anim.repaints[main.index] = lambda rgba: warps.tint(rgba, (255.0, 150.0, 180.0), 0.25 * g)
 
         def hearts(frame: Image, project: Projector) -> Image:
@@ -362,8 +387,12 @@ def mermaid(st: Stage) -> Recipe:
 
 
 #: YMCA poses: (scale x, scale y, lean degrees) and colour gains per letter.
-_YMCA = (((0.92, 1.08, 0.0), (1.15, 1.0, 0.88)), ((1.1, 0.92, 0.0), (1.0, 0.9, 1.18)),
-         ((1.0, 1.0, -9.0), (0.88, 1.1, 1.12)), ((1.0, 1.0, 9.0), (1.12, 1.1, 0.88)))
+_YMCA = (
+    ((0.92, 1.08, 0.0), (1.15, 1.0, 0.88)),
+    ((1.1, 0.92, 0.0), (1.0, 0.9, 1.18)),
+    ((1.0, 1.0, -9.0), (0.88, 1.1, 1.12)),
+    ((1.0, 1.0, 9.0), (1.12, 1.1, 0.88)),
+)
 
 
 def ymca(st: Stage) -> Recipe:
@@ -380,7 +409,8 @@ def ymca(st: Stage) -> Recipe:
         env = smoothstep(0.0, 0.12, t) * s
         for sub in st.subjects:
             anim.matrices[sub.index] = warps.rotate_about(*sub.feet, math.radians(lean) * env) @ warps.scale_about(
-                *sub.feet, 1.0 + (sx - 1.0) * env, 1.0 + (sy - 1.0) * env)
+                *sub.feet, 1.0 + (sx - 1.0) * env, 1.0 + (sy - 1.0) * env
+            )
         anim.overlays.append(lambda f, p: warps.grade(f, gains, 0.4 * env))
         return anim
 
@@ -446,7 +476,8 @@ def boom_drop(st: Stage) -> Recipe:
             drop = -(1.0 - fall * fall) * (sub.box[3] + 0.05 * st.height) * s
             squash = 0.18 * spring(dt * 4.0, 10.0, 3.0) * s
             anim.matrices[sub.index] = warps.translate(0.0, drop) @ warps.scale_about(
-                *sub.feet, 1.0 + 0.5 * squash, 1.0 - squash)
+                *sub.feet, 1.0 + 0.5 * squash, 1.0 - squash
+            )
         quake = after(dt, 0.12) * s
         sx, sy = shaker.at(beat)
         anim.shake = (sx * 0.03 * st.width * quake, sy * 0.03 * st.height * quake, sx * 0.02 * quake)
@@ -470,7 +501,8 @@ def vroom(st: Stage) -> Recipe:
         land = (1.0 - hop) ** 4
         for sub in st.subjects:
             anim.matrices[sub.index] = warps.translate(0.0, -0.06 * st.height * hop * env) @ warps.scale_about(
-                *sub.feet, 1.0 + 0.06 * land * env, 1.0 - 0.08 * land * env)
+                *sub.feet, 1.0 + 0.06 * land * env, 1.0 - 0.08 * land * env
+            )
         sx, sy = shaker.at(beat * 3.0)
         anim.shake = (sx * 0.003 * st.width * env, sy * 0.003 * st.height * env, 0.0)
         anim.overlays.append(lambda f, p: warps.speed_lines(f, lines[0], lines[1], -beat * 6.0 * st.width, 0.55 * env))
@@ -494,11 +526,19 @@ def devil(st: Stage) -> Recipe:
 
         def eyes(frame: Image, project: Projector) -> Image:
             spots = [project(main.index, hx + side * 0.35 * hr, hy - 0.1 * hr) for side in (-1.0, 1.0)]
-            return warps.glow_spot(frame, spots, 0.12 * hr * project_scale(project, main.index, hx, hy, hr),
-                                   (255.0, 30.0, 20.0), g * smoothstep(0.4, 0.9, t))
+            return warps.glow_spot(
+                frame,
+                spots,
+                0.12 * hr * project_scale(project, main.index, hx, hy, hr),
+                (255.0, 30.0, 20.0),
+                g * smoothstep(0.4, 0.9, t),
+            )
 
-        anim.overlays += [lambda f, p: warps.grade(f, (1.2, 0.75, 0.72), 0.7 * g),
-                          lambda f, p: warps.darken(f, vignette, 0.7 * g), eyes]
+        anim.overlays += [
+            lambda f, p: warps.grade(f, (1.2, 0.75, 0.72), 0.7 * g),
+            lambda f, p: warps.darken(f, vignette, 0.7 * g),
+            eyes,
+        ]
         return anim
 
     return at
@@ -616,13 +656,16 @@ def punch(st: Stage) -> Recipe:
         hit = after(dt, 0.08) * s
         recoil = (after(dt, 0.25) - 0.3 * spring(dt, 18.0, 6.0)) * s
         anim.matrices[main.index] = warps.translate(side * 0.05 * st.width * recoil, 0.0) @ warps.rotate_about(
-            *main.feet, side * math.radians(9.0) * recoil)
+            *main.feet, side * math.radians(9.0) * recoil
+        )
         anim.repaints[main.index] = lambda rgba: dent.apply(rgba, -0.6 * hit)
         sx, sy = shaker.at(beat)
         anim.shake = (sx * 0.025 * st.width * hit, sy * 0.025 * st.height * hit, 0.0)
         burst = side * beat * 9.0 * st.width
-        anim.overlays += [lambda f, p: warps.speed_lines(f, lines[0], lines[1], burst, 0.7 * hit),
-                          lambda f, p: warps.flash(f, 0.45 * after(dt, 0.03) * s)]
+        anim.overlays += [
+            lambda f, p: warps.speed_lines(f, lines[0], lines[1], burst, 0.7 * hit),
+            lambda f, p: warps.flash(f, 0.45 * after(dt, 0.03) * s),
+        ]
         return anim
 
     return at
@@ -727,7 +770,7 @@ def prepare_scene(effect: str, scene: Scene) -> Scene:
         return scene
     index = subjects[0]
     left, right = split_subject(scene.layers[index])
-    layers = [*scene.layers[:index], left, right, *scene.layers[index + 1:]]
+    layers = [*scene.layers[:index], left, right, *scene.layers[index + 1 :]]
     return Scene(layers, scene.width, scene.height)
 
 
@@ -735,8 +778,10 @@ class EffectAnimator:
     """An effect bound to a scene's subjects: ``at(t, beat, strength)`` per frame."""
 
     def __init__(self, name: str, scene: Scene, rng: np.random.Generator) -> None:
-        subjects = [Subject(i, scene.layers[i].anchor, scene.layers[i].origin, scene.layers[i].rgba.shape[:2])
-                    for i in scene.subjects()]
+        subjects = [
+            Subject(i, scene.layers[i].anchor, scene.layers[i].origin, scene.layers[i].rgba.shape[:2])
+            for i in scene.subjects()
+        ]
         self.name = name
         self._recipe = RECIPES[name](Stage(sorted(subjects, key=lambda s: s.cx), scene.width, scene.height, rng))
 

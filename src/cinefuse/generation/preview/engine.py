@@ -84,8 +84,10 @@ def _render_one(plan: ClipPlan, compositor: Compositor, t: float) -> Frame:
         layers = animation.repaint(layers)
     frame = compositor.render(layers, matrices)
     if animation is not None:
-        placed = [matrix @ translation(-layer.origin[0], -layer.origin[1])
-                  for matrix, layer in zip(matrices, layers, strict=True)]
+        placed = [
+            matrix @ translation(-layer.origin[0], -layer.origin[1])
+            for matrix, layer in zip(matrices, layers, strict=True)
+        ]
 
         def project(index: int, x: float, y: float) -> tuple[float, float]:
             p = placed[index] @ np.array([x, y, 1.0])

@@ -48,7 +48,7 @@ def cover(image: Image, width: int, height: int) -> Image:
     size = (max(int(np.ceil(w * scale)), width), max(int(np.ceil(h * scale)), height))
     big = cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
     x0, y0 = (size[0] - width) // 2, (size[1] - height) // 2
-    return np.ascontiguousarray(big[y0:y0 + height, x0:x0 + width])
+    return np.ascontiguousarray(big[y0 : y0 + height, x0 : x0 + width])
 
 
 def _cutout(image: Image, target_height: int, max_width: int) -> Image:
@@ -64,8 +64,15 @@ def _cutout(image: Image, target_height: int, max_width: int) -> Image:
 class FusionDraft:
     """Reference images as a scene draft (see :mod:`.director`)."""
 
-    def __init__(self, references: Sequence[Image], traits: SceneTraits, rng: np.random.Generator, width: int,
-                 height: int, depth: DepthEstimator) -> None:
+    def __init__(
+        self,
+        references: Sequence[Image],
+        traits: SceneTraits,
+        rng: np.random.Generator,
+        width: int,
+        height: int,
+        depth: DepthEstimator,
+    ) -> None:
         self._size = (width, height)
         confidences = [foreground(ref).confidence for ref in references]
         scene_index = int(np.argmin(confidences))

@@ -161,14 +161,24 @@ def extend_background(rgb: Image, box: Box) -> tuple[Image, tuple[float, float]]
     if not (left or top or right or bottom):
         return rgb, (0.0, 0.0)
     # Reflection needs the pad smaller than the image; beyond that, replicate the edge.
-    padded = cv2.copyMakeBorder(rgb, min(top, h - 1), min(bottom, h - 1), min(left, w - 1), min(right, w - 1),
-                                cv2.BORDER_REFLECT_101)
-    padded = cv2.copyMakeBorder(padded, top - min(top, h - 1), bottom - min(bottom, h - 1),
-                                left - min(left, w - 1), right - min(right, w - 1), cv2.BORDER_REPLICATE)
+    padded = cv2.copyMakeBorder(
+        rgb, min(top, h - 1), min(bottom, h - 1), min(left, w - 1), min(right, w - 1), cv2.BORDER_REFLECT_101
+    )
+    padded = cv2.copyMakeBorder(
+        padded,
+        top - min(top, h - 1),
+        bottom - min(bottom, h - 1),
+        left - min(left, w - 1),
+        right - min(right, w - 1),
+        cv2.BORDER_REPLICATE,
+    )
     ph, pw = padded.shape[:2]
     quarter = (max(pw // 4, 1), max(ph // 4, 1))
-    blurred = cv2.resize(cv2.GaussianBlur(cv2.resize(padded, quarter, interpolation=cv2.INTER_AREA), (0, 0),
-                                          EXTENSION_BLUR * h / 4.0), (pw, ph), interpolation=cv2.INTER_LINEAR)
+    blurred = cv2.resize(
+        cv2.GaussianBlur(cv2.resize(padded, quarter, interpolation=cv2.INTER_AREA), (0, 0), EXTENSION_BLUR * h / 4.0),
+        (pw, ph),
+        interpolation=cv2.INTER_LINEAR,
+    )
     xs = np.arange(pw, dtype=np.float32) - left
     ys = np.arange(ph, dtype=np.float32) - top
     dx = np.maximum(np.maximum(-xs, xs - (w - 1)), 0.0)

@@ -63,8 +63,9 @@ def keyframe_layers(parts: Decomposition, plane: Plane) -> list[Layer]:
     keyframes' backgrounds lie on the first one's ``plane`` so the geometry stays put."""
     return [
         Layer(opaque_rgba(parts.background), (0.0, 0.0), plane, Role.SCENERY, "background", opaque=True),
-        Layer(premultiply(parts.image, parts.subject), (0.0, 0.0), Plane.fronto(SUBJECT_DEPTH), Role.SUBJECT,
-              "subject"),
+        Layer(
+            premultiply(parts.image, parts.subject), (0.0, 0.0), Plane.fronto(SUBJECT_DEPTH), Role.SUBJECT, "subject"
+        ),
     ]
 
 
@@ -104,16 +105,20 @@ class MorphSource:
 
     def map_scenes(self, change: Callable[[Scene], Scene]) -> None:
         """Apply a scene change (an effect's subject split) to both keyframe stacks alike."""
-        self._stacks = (change(Scene(list(self._stacks[0]), *self._size)).layers,
-                        change(Scene(list(self._stacks[1]), *self._size)).layers)
+        self._stacks = (
+            change(Scene(list(self._stacks[0]), *self._size)).layers,
+            change(Scene(list(self._stacks[1]), *self._size)).layers,
+        )
 
     def weight(self, t: float) -> float:
         return ease_in_out(min(self._speed * t, 1.0))
 
     def _map(self, c01: float, c10: float) -> tuple[Flow, Flow]:
         """Sampling maps ``grid + c01 F(0->1) + c10 F(1->0)``, per axis."""
-        return (f32(cv2.add(cv2.addWeighted(self._f01[0], c01, self._f10[0], c10, 0.0), self._grid[0])),
-                f32(cv2.add(cv2.addWeighted(self._f01[1], c01, self._f10[1], c10, 0.0), self._grid[1])))
+        return (
+            f32(cv2.add(cv2.addWeighted(self._f01[0], c01, self._f10[0], c10, 0.0), self._grid[0])),
+            f32(cv2.add(cv2.addWeighted(self._f01[1], c01, self._f10[1], c10, 0.0), self._grid[1])),
+        )
 
     def layers_at(self, t: float) -> Sequence[Layer]:
         a = self.weight(t)

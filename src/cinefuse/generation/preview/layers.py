@@ -68,8 +68,9 @@ class Plane:
         return Plane(normal, distance)
 
     @staticmethod
-    def through_rows(top_y: float, top_depth: float, bottom_y: float, bottom_depth: float, height: int,
-                     focal: float) -> Plane:
+    def through_rows(
+        top_y: float, top_depth: float, bottom_y: float, bottom_depth: float, height: int, focal: float
+    ) -> Plane:
         """The plane, level from side to side, seen at depth ``top_depth`` on canonical row
         ``top_y`` and ``bottom_depth`` on row ``bottom_y`` (a receding background)."""
         cy = height / 2.0
@@ -167,9 +168,7 @@ class Scene:
     def layer_depth(self, index: int) -> float:
         """Depth of a layer's plane at the centre of its visible box."""
         x0, y0, x1, y1 = self.layers[index].anchor
-        return self.layers[index].plane.depth_at(
-            (x0 + x1) / 2.0, (y0 + y1) / 2.0, self.width, self.height, self.focal
-        )
+        return self.layers[index].plane.depth_at((x0 + x1) / 2.0, (y0 + y1) / 2.0, self.width, self.height, self.focal)
 
     def subject_box(self) -> tuple[float, float, float, float]:
         """Union of the subjects' canonical boxes; the frame centre third without subjects."""
@@ -226,7 +225,5 @@ def crop_to_content(rgba: Image, origin: tuple[float, float], pad: int) -> tuple
     if rows.size == 0:
         return rgba[:1, :1].copy(), origin
     y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    cropped = cv2.copyMakeBorder(
-        rgba[y0:y1, x0:x1], pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0, 0)
-    )
+    cropped = cv2.copyMakeBorder(rgba[y0:y1, x0:x1], pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(0, 0, 0, 0))
     return u8(cropped), (origin[0] + x0 - pad, origin[1] + y0 - pad)

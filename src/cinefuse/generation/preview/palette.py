@@ -53,29 +53,45 @@ class _Light:
 
 
 _LIGHTS: dict[str, _Light] = {
-    "day": _Light((62, 126, 214), (186, 214, 238), (255, 250, 232), (200, 220, 236), (255, 246, 220),
-                  False, 0.32, 0.0),
-    "sunset": _Light((54, 46, 118), (255, 170, 96), (255, 224, 150), (240, 150, 110), (255, 190, 120),
-                     False, 0.06, 0.25),
-    "night": _Light((6, 9, 28), (34, 46, 92), (236, 240, 255), (40, 52, 96), (150, 170, 230),
-                    True, 0.3, 0.55),
-    "neon": _Light((16, 6, 40), (130, 34, 120), (255, 120, 220), (110, 40, 120), (60, 240, 255),
-                   True, 0.22, 0.55),
+    "day": _Light((62, 126, 214), (186, 214, 238), (255, 250, 232), (200, 220, 236), (255, 246, 220), False, 0.32, 0.0),
+    "sunset": _Light(
+        (54, 46, 118), (255, 170, 96), (255, 224, 150), (240, 150, 110), (255, 190, 120), False, 0.06, 0.25
+    ),
+    "night": _Light((6, 9, 28), (34, 46, 92), (236, 240, 255), (40, 52, 96), (150, 170, 230), True, 0.3, 0.55),
+    "neon": _Light((16, 6, 40), (130, 34, 120), (255, 120, 220), (110, 40, 120), (60, 240, 255), True, 0.22, 0.55),
 }
 
 _BIOMES: dict[str, dict[str, RGB]] = {
-    "meadow": dict(far=(96, 122, 160), mid=(70, 120, 70), ground_far=(120, 150, 90),
-                   ground_near=(56, 104, 44), water=(40, 90, 140)),
-    "forest": dict(far=(80, 110, 120), mid=(30, 74, 44), ground_far=(70, 110, 60),
-                   ground_near=(34, 70, 30), water=(30, 70, 90)),
-    "snow": dict(far=(170, 190, 220), mid=(210, 222, 236), ground_far=(226, 234, 244),
-                 ground_near=(244, 248, 252), water=(70, 110, 150)),
-    "desert": dict(far=(196, 140, 100), mid=(222, 168, 104), ground_far=(232, 196, 140),
-                   ground_near=(214, 164, 98), water=(60, 120, 150)),
-    "city": dict(far=(70, 80, 104), mid=(52, 58, 78), ground_far=(90, 92, 100),
-                 ground_near=(54, 56, 62), water=(36, 60, 90)),
-    "ocean": dict(far=(90, 110, 140), mid=(90, 120, 100), ground_far=(214, 198, 156),
-                  ground_near=(196, 174, 128), water=(24, 84, 136)),
+    "meadow": dict(
+        far=(96, 122, 160), mid=(70, 120, 70), ground_far=(120, 150, 90), ground_near=(56, 104, 44), water=(40, 90, 140)
+    ),
+    "forest": dict(
+        far=(80, 110, 120), mid=(30, 74, 44), ground_far=(70, 110, 60), ground_near=(34, 70, 30), water=(30, 70, 90)
+    ),
+    "snow": dict(
+        far=(170, 190, 220),
+        mid=(210, 222, 236),
+        ground_far=(226, 234, 244),
+        ground_near=(244, 248, 252),
+        water=(70, 110, 150),
+    ),
+    "desert": dict(
+        far=(196, 140, 100),
+        mid=(222, 168, 104),
+        ground_far=(232, 196, 140),
+        ground_near=(214, 164, 98),
+        water=(60, 120, 150),
+    ),
+    "city": dict(
+        far=(70, 80, 104), mid=(52, 58, 78), ground_far=(90, 92, 100), ground_near=(54, 56, 62), water=(36, 60, 90)
+    ),
+    "ocean": dict(
+        far=(90, 110, 140),
+        mid=(90, 120, 100),
+        ground_far=(214, 198, 156),
+        ground_near=(196, 174, 128),
+        water=(24, 84, 136),
+    ),
 }
 
 _SUBJECT_LIT: tuple[RGB, ...] = ((200, 60, 60), (60, 90, 190), (230, 180, 60), (70, 150, 110), (150, 80, 170))
@@ -145,10 +161,17 @@ def choose_palette(traits: SceneTraits, rng: np.random.Generator) -> Palette:
 
 #: Coats of animals named in the prompt (the first match wins); others get a brown coat.
 ANIMAL_COATS: dict[str, RGB] = {
-    "fox": (214.0, 104.0, 36.0), "tiger": (230.0, 128.0, 36.0), "lion": (206.0, 152.0, 80.0),
-    "dog": (150.0, 104.0, 64.0), "puppy": (190.0, 150.0, 100.0), "cat": (128.0, 124.0, 122.0),
-    "kitten": (220.0, 170.0, 110.0), "wolf": (128.0, 130.0, 138.0), "horse": (116.0, 76.0, 48.0),
-    "deer": (164.0, 112.0, 70.0), "bear": (88.0, 60.0, 42.0),
+    "fox": (214.0, 104.0, 36.0),
+    "tiger": (230.0, 128.0, 36.0),
+    "lion": (206.0, 152.0, 80.0),
+    "dog": (150.0, 104.0, 64.0),
+    "puppy": (190.0, 150.0, 100.0),
+    "cat": (128.0, 124.0, 122.0),
+    "kitten": (220.0, 170.0, 110.0),
+    "wolf": (128.0, 130.0, 138.0),
+    "horse": (116.0, 76.0, 48.0),
+    "deer": (164.0, 112.0, 70.0),
+    "bear": (88.0, 60.0, 42.0),
 }
 #: Base and accent colours of lit (day) subjects that are not people or animals.
 OBJECT_COLOURS: dict[str, tuple[RGB, RGB]] = {

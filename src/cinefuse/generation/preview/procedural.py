@@ -140,8 +140,9 @@ class Blueprint:
 
 def _paint(backdrop: Backdrop, extent: Extent) -> Layer:
     rgba, origin = backdrop.paint(extent(backdrop.plane, backdrop.horizon))
-    return Layer(rgba, origin, backdrop.plane, backdrop.role, backdrop.name, opaque=backdrop.opaque,
-                 horizon=backdrop.horizon)
+    return Layer(
+        rgba, origin, backdrop.plane, backdrop.role, backdrop.name, opaque=backdrop.opaque, horizon=backdrop.horizon
+    )
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,7 @@ def _paint_sky(s: _Setting, box: Box) -> tuple[Image, tuple[float, float]]:
     cv2.circle(disc, (round((sx - x0) * 8), round((sy - y0) * 8)), round(radius * 8), 255, -1, cv2.LINE_AA, 3)
     a = (disc.astype(np.float32) / 255.0)[:, :, None]
     if s.palette.sun_height < 0.1:  # a setting sun sinks behind the horizon
-        a[int(max(s.horizon - y0, 0)):] = 0.0
+        a[int(max(s.horizon - y0, 0)) :] = 0.0
     rgb = (rgb * (1.0 - a) + _rgb(pal.sun) * a).astype(np.uint8)
     return u8(cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA)), (float(x0), float(y0))
 
@@ -215,8 +216,15 @@ def _stars(s: _Setting, rgb: Image, box: Box) -> None:
             continue
         level = int(90 + 165 * b * b)
         radius = max(s.height / 540.0, 0.6) * (1.6 if b > 0.9 else 1.0)
-        cv2.circle(rgb, (round(px * 4), round(py * 4)), round(radius * 4), (level, level, min(level + 20, 255)),
-                   -1, cv2.LINE_AA, 2)
+        cv2.circle(
+            rgb,
+            (round(px * 4), round(py * 4)),
+            round(radius * 4),
+            (level, level, min(level + 20, 255)),
+            -1,
+            cv2.LINE_AA,
+            2,
+        )
 
 
 # ------------------------------------------------------------------------------ scenery
@@ -231,8 +239,9 @@ def _ridge(seed: int, xs: npt.NDArray[np.float64], base: float, amp: float, peri
 ColourOf = Callable[[npt.NDArray[np.float64], npt.NDArray[np.float64]], npt.NDArray[np.float32]]
 
 
-def _band(s: _Setting, box: Box, ridge: npt.NDArray[np.float64],
-          colour_of: ColourOf) -> tuple[Image, tuple[float, float]]:
+def _band(
+    s: _Setting, box: Box, ridge: npt.NDArray[np.float64], colour_of: ColourOf
+) -> tuple[Image, tuple[float, float]]:
     """Fill from ``ridge`` (one row per column of ``box``) down to below the horizon."""
     x0, _, x1, _ = box
     top = int(np.floor(ridge.min())) - 2
@@ -396,8 +405,7 @@ def _paint_ground(s: _Setting, box: Box) -> tuple[Image, tuple[float, float]]:
         column = np.exp(-((gx - sx) ** 2) / (2.0 * width * width))
         glints = (noise.fbm2d(s.seed(13), xs * 0.05, ys * 3.0, 6.0, octaves=2) > 0.55).astype(np.float64)
         strength = 0.25 if pal.night else 0.6
-        colour += ((_rgb(pal.sun) - colour) * (column * (0.35 + 0.65 * glints) * strength)
-                   .astype(np.float32)[:, :, None])
+        colour += (_rgb(pal.sun) - colour) * (column * (0.35 + 0.65 * glints) * strength).astype(np.float32)[:, :, None]
     else:
         colour = _lerp(pal.ground_far, pal.ground_near, near.astype(np.float32))
         patch = _patches(s.seed(15), u, v)
@@ -409,8 +417,9 @@ def _paint_ground(s: _Setting, box: Box) -> tuple[Image, tuple[float, float]]:
     edge = s.horizon - top  # sub-pixel horizon: partial coverage of the first row
     alpha[0] = np.clip(1.0 - edge, 0.0, 1.0)
     # A clear row on top: the layer repeats its edges, and above the horizon is sky.
-    rgba = cv2.copyMakeBorder(_to_rgba(rgb.astype(np.float32), alpha), 1, 0, 0, 0, cv2.BORDER_CONSTANT,
-                              value=(0, 0, 0, 0))
+    rgba = cv2.copyMakeBorder(
+        _to_rgba(rgb.astype(np.float32), alpha), 1, 0, 0, 0, cv2.BORDER_CONSTANT, value=(0, 0, 0, 0)
+    )
     return u8(rgba), (float(x0), float(top - 1))
 
 
@@ -425,8 +434,13 @@ def _lane_lines(s: _Setting, rgb: Image, box: Box) -> None:
     x0, top, _, y1 = box
     vx = s.width / 2.0
     for offset in (-0.9, 0.0, 0.9):
-        pts = np.array([[vx - x0, 0.0], [vx + offset * s.width - x0 - 0.01 * s.width, y1 - top],
-                        [vx + offset * s.width - x0 + 0.01 * s.width, y1 - top]])
+        pts = np.array(
+            [
+                [vx - x0, 0.0],
+                [vx + offset * s.width - x0 - 0.01 * s.width, y1 - top],
+                [vx + offset * s.width - x0 + 0.01 * s.width, y1 - top],
+            ]
+        )
         colour = (200, 190, 120) if offset == 0.0 else (170, 170, 170)
         cv2.fillPoly(rgb, [(pts * 8).astype(np.int32)], colour, cv2.LINE_AA, 3)
 
@@ -465,8 +479,13 @@ def _paint_foreground(s: _Setting, box: Box) -> tuple[Image, tuple[float, float]
                 bx = cx + (b - blades / 2) * extent * 0.12
                 lean = (noise.lattice(s.seed(18), np.array([int(c) * 31 + b]))[0] - 0.5) * extent * 0.6
                 tip_h = extent * (0.6 + 0.4 * math.sin(b * 1.7 + c) ** 2)
-                pts = np.array([[bx - extent * 0.03, ground_row + 2], [bx + extent * 0.03, ground_row + 2],
-                                [bx + lean, ground_row - tip_h]])
+                pts = np.array(
+                    [
+                        [bx - extent * 0.03, ground_row + 2],
+                        [bx + extent * 0.03, ground_row + 2],
+                        [bx + lean, ground_row - tip_h],
+                    ]
+                )
                 cv2.fillPoly(mask, [(pts * 8).astype(np.int32)], 255, cv2.LINE_AA, 3)
     cv2.rectangle(mask, (0, ground_row), (x1 - x0, bottom - top), 0, -1)
     alpha = mask.astype(np.float32) / 255.0
@@ -480,8 +499,9 @@ def _paint_foreground(s: _Setting, box: Box) -> tuple[Image, tuple[float, float]
 # ------------------------------------------------------------------------------ subjects
 
 
-def shade_figure(figure: Figure, base: RGB, accent: RGB, rim: RGB, rim_strength: float,
-                 light_from_left: bool) -> tuple[Image, FloatImage]:
+def shade_figure(
+    figure: Figure, base: RGB, accent: RGB, rim: RGB, rim_strength: float, light_from_left: bool
+) -> tuple[Image, FloatImage]:
     """Colour a silhouette: vertical light falloff, accent regions, a rim on the lit side."""
     mask = figure.mask
     rows = mask.shape[0]
@@ -500,8 +520,17 @@ def shade_figure(figure: Figure, base: RGB, accent: RGB, rim: RGB, rim_strength:
     return np.clip(colour, 0, 255).astype(np.uint8), mask
 
 
-def _subject_layer(s: _Setting, kind: str, index: int, centre_x: float, contact_y: float, depth: float,
-                   rng: np.random.Generator, mirror: bool, scale: float) -> Layer:
+def _subject_layer(
+    s: _Setting,
+    kind: str,
+    index: int,
+    centre_x: float,
+    contact_y: float,
+    depth: float,
+    rng: np.random.Generator,
+    mirror: bool,
+    scale: float,
+) -> Layer:
     draw, nominal = DRAWINGS[kind]
     height = max(int(nominal * scale * s.height * SUBJECT_DEPTH / depth * rng.uniform(0.92, 1.08)), 12)
     figure = draw(height, rng)
@@ -516,12 +545,13 @@ def _subject_layer(s: _Setting, kind: str, index: int, centre_x: float, contact_
     alpha = mask.copy()
     if kind != "bird":  # a soft contact shadow grounds the figure
         shadow = np.zeros((fh + pad, fw + 2 * pad), np.float32)
-        cv2.ellipse(shadow, (fw // 2 + pad, fh - 1), (int(fw * 0.55), max(int(fh * 0.03), 2)), 0, 0, 360, 0.45, -1,
-                    cv2.LINE_AA)
+        cv2.ellipse(
+            shadow, (fw // 2 + pad, fh - 1), (int(fw * 0.55), max(int(fh * 0.03), 2)), 0, 0, 360, 0.45, -1, cv2.LINE_AA
+        )
         canvas_rgb = np.zeros((*shadow.shape, 3), np.float32)
-        canvas_rgb[:fh, pad:pad + fw] = rgb.astype(np.float32)
+        canvas_rgb[:fh, pad : pad + fw] = rgb.astype(np.float32)
         figure_a = np.zeros_like(shadow)
-        figure_a[:fh, pad:pad + fw] = alpha
+        figure_a[:fh, pad : pad + fw] = alpha
         colour = canvas_rgb * figure_a[:, :, None]  # the shadow is black: it adds no colour
         canvas_a = figure_a + shadow * (1.0 - figure_a)
         rgba = np.empty((*canvas_a.shape, 4), np.uint8)
@@ -535,8 +565,9 @@ def _subject_layer(s: _Setting, kind: str, index: int, centre_x: float, contact_
     return Layer(rgba, origin, Plane.fronto(depth), Role.SUBJECT, f"{kind}-{index}")
 
 
-def _place_subjects(s: _Setting, ground: Plane, kinds: list[str], pair: bool, rng: np.random.Generator,
-                    scale: float) -> list[Layer]:
+def _place_subjects(
+    s: _Setting, ground: Plane, kinds: list[str], pair: bool, rng: np.random.Generator, scale: float
+) -> list[Layer]:
     if not kinds:
         return []
     w, h = float(s.width), float(s.height)
@@ -570,8 +601,9 @@ def _place_subjects(s: _Setting, ground: Plane, kinds: list[str], pair: bool, rn
 # ----------------------------------------------------------------------------- assembly
 
 
-def plan_scene(traits: SceneTraits, rng: np.random.Generator, width: int, height: int,
-               need_subject: bool, hero: bool = False) -> Blueprint:
+def plan_scene(
+    traits: SceneTraits, rng: np.random.Generator, width: int, height: int, need_subject: bool, hero: bool = False
+) -> Blueprint:
     """Decide the layout of a prompt-composed scene and paint its subjects.
 
     ``need_subject``: the camera move or effect animates a subject; when the prompt names
@@ -590,8 +622,9 @@ def plan_scene(traits: SceneTraits, rng: np.random.Generator, width: int, height
         Backdrop("sky", Role.SKY, Plane.fronto(SKY_DEPTH), lambda b: _paint_sky(setting, b), opaque=True),
     ]
     if not traits.has("city") or traits.has("mountain"):
-        behind.append(Backdrop("mountains", Role.SCENERY, Plane.fronto(FAR_DEPTH),
-                               lambda b: _paint_mountains(setting, b)))
+        behind.append(
+            Backdrop("mountains", Role.SCENERY, Plane.fronto(FAR_DEPTH), lambda b: _paint_mountains(setting, b))
+        )
     middle: Painter
     if traits.has("city"):
         middle = lambda b: _paint_skyline(setting, b)  # noqa: E731
@@ -601,14 +634,24 @@ def plan_scene(traits: SceneTraits, rng: np.random.Generator, width: int, height
         middle = lambda b: _paint_hills(setting, b)  # noqa: E731
     if not (traits.has("water") and not traits.themes & {"forest", "city", "desert", "mountain"}):
         behind.append(Backdrop("middle", Role.SCENERY, Plane.fronto(MID_DEPTH), middle))
-    behind.append(Backdrop("water" if traits.has("water") else "ground", Role.GROUND, ground,
-                           lambda b: _paint_ground(setting, b), horizon=horizon))
+    behind.append(
+        Backdrop(
+            "water" if traits.has("water") else "ground",
+            Role.GROUND,
+            ground,
+            lambda b: _paint_ground(setting, b),
+            horizon=horizon,
+        )
+    )
     kinds = list(traits.subjects)
     if need_subject and not kinds:
         kinds = ["boat" if traits.has("water") else "person"]
     subjects = _place_subjects(setting, ground, kinds, traits.pair, rng, HERO_SCALE if hero else 1.0)
     front: list[Backdrop] = []
     if rng.random() < FOREGROUND_CHANCE and not (traits.has("water") and not traits.has("forest")):
-        front.append(Backdrop("foreground", Role.FOREGROUND, Plane.fronto(FOREGROUND_DEPTH),
-                              lambda b: _paint_foreground(setting, b)))
+        front.append(
+            Backdrop(
+                "foreground", Role.FOREGROUND, Plane.fronto(FOREGROUND_DEPTH), lambda b: _paint_foreground(setting, b)
+            )
+        )
     return Blueprint(width, height, horizon, behind, subjects, front, ground)

@@ -17,9 +17,7 @@ from dataclasses import dataclass
 THEMES: dict[str, frozenset[str]] = {
     "sunset": frozenset({"sunset", "sunrise", "dusk", "dawn", "golden", "twilight", "evening"}),
     "night": frozenset({"night", "moon", "moonlight", "midnight", "stars", "starry", "nocturnal"}),
-    "water": frozenset(
-        {"water", "ocean", "sea", "lake", "river", "beach", "waves", "coast", "pond", "shore", "surf"}
-    ),
+    "water": frozenset({"water", "ocean", "sea", "lake", "river", "beach", "waves", "coast", "pond", "shore", "surf"}),
     "forest": frozenset({"forest", "tree", "trees", "woods", "jungle", "pine", "pines", "woodland"}),
     "snow": frozenset({"snow", "snowy", "winter", "ice", "icy", "frozen", "arctic", "glacier"}),
     "desert": frozenset({"desert", "dune", "dunes", "sand", "sandy", "sahara", "canyon", "arid"}),
@@ -36,9 +34,34 @@ THEMES: dict[str, frozenset[str]] = {
 SUBJECTS: dict[str, frozenset[str]] = {
     "person": frozenset(
         {
-            "person", "man", "woman", "girl", "boy", "people", "dancer", "child", "kid", "warrior",
-            "knight", "astronaut", "couple", "lovers", "lady", "guy", "hero", "runner", "soldier",
-            "princess", "king", "queen", "samurai", "ninja", "he", "she", "friends", "family",
+            "person",
+            "man",
+            "woman",
+            "girl",
+            "boy",
+            "people",
+            "dancer",
+            "child",
+            "kid",
+            "warrior",
+            "knight",
+            "astronaut",
+            "couple",
+            "lovers",
+            "lady",
+            "guy",
+            "hero",
+            "runner",
+            "soldier",
+            "princess",
+            "king",
+            "queen",
+            "samurai",
+            "ninja",
+            "he",
+            "she",
+            "friends",
+            "family",
         }
     ),
     "animal": frozenset(

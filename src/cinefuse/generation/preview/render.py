@@ -124,8 +124,9 @@ class Compositor:
         border = cv2.BORDER_REPLICATE if layer.opaque or layer.horizon is not None else cv2.BORDER_CONSTANT
         dsize = (x1 - x0, y1 - y0)
         if abs(local[2, 0]) < AFFINE_EPS and abs(local[2, 1]) < AFFINE_EPS:
-            cv2.warpAffine(source, local[:2] / local[2, 2], dsize, dst=target, flags=cv2.INTER_LINEAR,
-                           borderMode=border)
+            cv2.warpAffine(
+                source, local[:2] / local[2, 2], dsize, dst=target, flags=cv2.INTER_LINEAR, borderMode=border
+            )
         else:
             cv2.warpPerspective(source, local, dsize, dst=target, flags=cv2.INTER_LINEAR, borderMode=border)
         if not layer.opaque:

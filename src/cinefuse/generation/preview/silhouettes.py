@@ -47,8 +47,7 @@ class _Canvas:
         if accent:
             cv2.fillPoly(self.accent, [arr], 255, cv2.LINE_AA, _SHIFT)
 
-    def ellipse(self, x: float, y: float, rx: float, ry: float, angle: float = 0.0,
-                accent: bool = False) -> None:
+    def ellipse(self, x: float, y: float, rx: float, ry: float, angle: float = 0.0, accent: bool = False) -> None:
         centre = self._pt(x, y)
         axes = (round(rx * self.w * (1 << _SHIFT)), round(ry * self.h * (1 << _SHIFT)))
         cv2.ellipse(self.mask, centre, axes, angle, 0, 360, 255, -1, cv2.LINE_AA, _SHIFT)
@@ -97,8 +96,7 @@ def person(height: int, rng: np.random.Generator) -> Figure:
         c.limb(cx + side * 0.045 * k, 0.5, cx + side * stance * k, 0.97, 0.062 * k)
         c.ellipse(cx + side * (stance + 0.02) * k, 0.975, 0.04 * k, 0.018)
     if dress:
-        c.poly([(cx - hip * k, 0.48), (cx + hip * k, 0.48), (cx + 0.2 * k, 0.74), (cx - 0.2 * k, 0.74)],
-               accent=True)
+        c.poly([(cx - hip * k, 0.48), (cx + hip * k, 0.48), (cx + 0.2 * k, 0.74), (cx - 0.2 * k, 0.74)], accent=True)
     return c.figure()
 
 
@@ -151,8 +149,16 @@ def bird(height: int, rng: np.random.Generator) -> Figure:
     lift = rng.uniform(0.0, 0.25)
     c.ellipse(0.5, 0.5, 0.05, 0.28)
     for side in (-1.0, 1.0):
-        c.poly([(0.5, 0.35), (0.5 + side * 0.25, 0.25 - lift), (0.5 + side * 0.49, 0.45 - lift),
-                (0.5 + side * 0.26, 0.45), (0.5, 0.6)], accent=side > 0)
+        c.poly(
+            [
+                (0.5, 0.35),
+                (0.5 + side * 0.25, 0.25 - lift),
+                (0.5 + side * 0.49, 0.45 - lift),
+                (0.5 + side * 0.26, 0.45),
+                (0.5, 0.6),
+            ],
+            accent=side > 0,
+        )
     c.poly([(0.47, 0.75), (0.53, 0.75), (0.56, 0.98), (0.44, 0.98)])
     return c.figure()
 

@@ -151,8 +151,7 @@ class StyleFilter:
         elif name == "3d_animation":
             soft = _lut(lambda x: 255.0 * (0.5 - 0.5 * np.cos(np.pi * x / 255.0)) * 0.3 + x * 0.7 + 4.0)
             self._soft = _lut3(soft, soft, soft)
-            self._bloom_key = _lut(
-                lambda x: np.clip((x - BLOOM_THRESHOLD) / (255.0 - BLOOM_THRESHOLD), 0, 1) * 255.0)
+            self._bloom_key = _lut(lambda x: np.clip((x - BLOOM_THRESHOLD) / (255.0 - BLOOM_THRESHOLD), 0, 1) * 255.0)
         elif name == "comic":
             step = 255.0 / (COMIC_LEVELS - 1)
             poster = _lut(lambda x: np.round(x / step) * step)
@@ -208,8 +207,9 @@ class StyleFilter:
         key = cv2.LUT(cv2.cvtColor(lit, cv2.COLOR_RGB2GRAY), self._bloom_key)
         quarter = (max(self.half[0] // 2, 1), max(self.half[1] // 2, 1))
         bright = cv2.multiply(lit, cv2.cvtColor(key, cv2.COLOR_GRAY2RGB), scale=1.0 / 255.0)
-        bloom = cv2.GaussianBlur(cv2.resize(bright, quarter, interpolation=cv2.INTER_AREA), (0, 0),
-                                 max(quarter[1] / 30.0, 1.0))
+        bloom = cv2.GaussianBlur(
+            cv2.resize(bright, quarter, interpolation=cv2.INTER_AREA), (0, 0), max(quarter[1] / 30.0, 1.0)
+        )
         glow = cv2.resize(bloom, self.half, interpolation=cv2.INTER_LINEAR)
         return self._up(u8(cv2.addWeighted(lit, 1.0, glow, BLOOM_GAIN, 0.0)))
 

@@ -55,13 +55,14 @@ class Bulge:
     at the centre, none at the rim; ``axis`` scales it per direction (a smile widens
     sideways only). The displacement field is computed once."""
 
-    def __init__(self, shape: tuple[int, int], centre: tuple[float, float], radius: float,
-                 axis: tuple[float, float] = (1.0, 1.0)) -> None:
+    def __init__(
+        self, shape: tuple[int, int], centre: tuple[float, float], radius: float, axis: tuple[float, float] = (1.0, 1.0)
+    ) -> None:
         h, w = shape
         cx, cy = centre
         self.x0, self.y0 = max(int(cx - radius), 0), max(int(cy - radius), 0)
         self.x1, self.y1 = min(int(cx + radius) + 1, w), min(int(cy + radius) + 1, h)
-        ys, xs = np.mgrid[self.y0:self.y1, self.x0:self.x1].astype(np.float32)
+        ys, xs = np.mgrid[self.y0 : self.y1, self.x0 : self.x1].astype(np.float32)
         dx, dy = xs - cx, ys - cy
         fall = np.clip(1.0 - (dx * dx + dy * dy) / (radius * radius), 0.0, 1.0) ** 2
         self._grid = (f32(xs - self.x0), f32(ys - self.y0))
@@ -72,10 +73,14 @@ class Bulge:
             return rgba
         out = rgba.copy()
         s = np.float32(strength)
-        region = np.ascontiguousarray(rgba[self.y0:self.y1, self.x0:self.x1])
-        out[self.y0:self.y1, self.x0:self.x1] = cv2.remap(
-            region, self._grid[0] - s * self._field[0], self._grid[1] - s * self._field[1], cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REPLICATE)
+        region = np.ascontiguousarray(rgba[self.y0 : self.y1, self.x0 : self.x1])
+        out[self.y0 : self.y1, self.x0 : self.x1] = cv2.remap(
+            region,
+            self._grid[0] - s * self._field[0],
+            self._grid[1] - s * self._field[1],
+            cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
         return out
 
 
@@ -91,8 +96,9 @@ def wave(rgba: Image, start_row: float, amplitude: float, wavelength: float, pha
     map_x = np.arange(w, dtype=np.float32)[None, :] + offset[:, None].astype(np.float32)
     map_y = np.repeat((rows - r0)[:, None], w, axis=1)
     out = rgba.copy()
-    out[r0:] = cv2.remap(np.ascontiguousarray(rgba[r0:]), map_x, map_y, cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_CONSTANT)
+    out[r0:] = cv2.remap(
+        np.ascontiguousarray(rgba[r0:]), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+    )
     return out
 
 
@@ -187,8 +193,7 @@ def hearts(frame: Image, spots: list[tuple[float, float, float]], colour: RGB, a
     return u8(cv2.addWeighted(frame, 1.0 - alpha, layer, alpha, 0.0))
 
 
-def rays(frame: Image, centre: tuple[float, float], count: int, turn: float, colour: RGB,
-         alpha: float) -> Image:
+def rays(frame: Image, centre: tuple[float, float], count: int, turn: float, colour: RGB, alpha: float) -> Image:
     """Soft light rays fanning out from ``centre``, rotated by ``turn`` radians."""
     if alpha <= 0.0:
         return frame
@@ -199,8 +204,14 @@ def rays(frame: Image, centre: tuple[float, float], count: int, turn: float, col
     for i in range(count):
         a0 = turn + 2.0 * np.pi * i / count
         a1 = a0 + np.pi / count * 0.6
-        pts = np.array([[cx, cy], [cx + reach * np.cos(a0), cy + reach * np.sin(a0)],
-                        [cx + reach * np.cos(a1), cy + reach * np.sin(a1)]], np.float64)
+        pts = np.array(
+            [
+                [cx, cy],
+                [cx + reach * np.cos(a0), cy + reach * np.sin(a0)],
+                [cx + reach * np.cos(a1), cy + reach * np.sin(a1)],
+            ],
+            np.float64,
+        )
         cv2.fillPoly(small, [(pts * 8).astype(np.int32)], 255, cv2.LINE_AA, 3)
     small = cv2.GaussianBlur(small, (0, 0), 2.0)
     glow = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255.0 * alpha
@@ -208,8 +219,9 @@ def rays(frame: Image, centre: tuple[float, float], count: int, turn: float, col
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
-def speed_lines(frame: Image, rows: npt.NDArray[np.float64], lengths: npt.NDArray[np.float64], offset: float,
-                alpha: float) -> Image:
+def speed_lines(
+    frame: Image, rows: npt.NDArray[np.float64], lengths: npt.NDArray[np.float64], offset: float, alpha: float
+) -> Image:
     """Horizontal streaks (speed, rushing wind) scrolling by ``offset`` pixels."""
     if alpha <= 0.0:
         return frame
