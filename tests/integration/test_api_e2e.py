@@ -147,3 +147,22 @@ def test_cancel_queued_task(tmp_path: Path) -> None:
         assert [e["code"] for e in body["errors"]] == ["taskCancelled", "taskCancelled"]
     finally:
         server.stop()
+
+
+def test_cancel_running_task_stops_it_and_keeps_finished_results(live_server: LiveServer) -> None:
+    import time
+
+    base, key = live_server.base_url, live_server.api_key
+    task_uuid = submit(base, key, resolution="720p", duration=8, numberResults=3)
+    deadline = time.monotonic() + 120
+    while True:  # wait until the first result is done and the second is being rendered
+        items = poll(base, key, task_uuid)["data"]
+        if items[0]["status"] == "success" and items[1].get("progress", 0) > 0:
+            break
+        assert time.monotonic() < deadline, items
+        time.sleep(0.1)
+    reply = post(base, key, [{"taskType": "cancelTask", "taskUUID": task_uuid}])
+    assert reply.json()["data"][0]["status"] == "running"
+    body = wait_done(base, key, task_uuid, timeout=60)
+    assert [i["status"] for i in body["data"]] == ["success"]
+    assert [e["code"] for e in body["errors"]] == ["taskCancelled", "taskCancelled"]

@@ -240,7 +240,8 @@ def run_job(ctx: RunnerContext, job_id: str) -> str | None:
         return "success"
     except _Interrupt as stop:
         if stop.reason == "cancel":
-            ctx.repo.cancel_pending_results(claim, "Task cancelled by the client.")
+            # Through _finish, so each cancelled result also gets its webhook call.
+            _fail_all(ctx, claim, task, pending, "taskCancelled", "Task cancelled by the client.")
             ctx.repo.complete(claim, "cancelled")
             return "cancelled"
         if stop.reason == "shutdown":

@@ -439,15 +439,6 @@ class JobRepository:
                 conn.execute(update(jobs).where(jobs.c.id == row.id).values(cancel_requested=True))
             return str(row.status)
 
-    def cancel_pending_results(self, claim: Claim, message: str) -> None:
-        with self.engine.begin() as conn:
-            if self._holds(conn, claim):
-                conn.execute(
-                    update(results)
-                    .where(results.c.job_id == claim.job_id, results.c.status == "pending")
-                    .values(status="error", error_code="taskCancelled", error_message=message, finished_at=self.clock())
-                )
-
     # ------------------------------------------------------------------ sweeper
 
     def requeue_expired(self) -> tuple[list[str], list[str]]:
