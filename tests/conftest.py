@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from cinefuse.jobs.db import make_engine, migrate
 from cinefuse.jobs.repository import JobRepository
@@ -29,9 +31,27 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
-def repo(tmp_path: Path, clock: FakeClock) -> Iterator[JobRepository]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'jobs.db'}")
+POSTGRES_URL = os.environ.get("CINEFUSE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _fresh_postgres() -> str:
+    """The test PostgreSQL database, emptied; skips when it cannot be reached."""
+    try:
+        engine = make_engine(POSTGRES_URL)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    except Exception as exc:  # no server, no driver, no rights: all mean "not here"
+        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {type(exc).__name__}: {exc}")
+    return POSTGRES_URL
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.services)])
+def repo(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[JobRepository]:
+    """A migrated, empty job store: SQLite (embedded profile) and PostgreSQL (distributed)."""
+    url = f"sqlite:///{tmp_path / 'jobs.db'}" if request.param == "sqlite" else _fresh_postgres()
+    engine = make_engine(url)
     migrate(engine)
     yield JobRepository(engine, clock=clock)
     engine.dispose()
