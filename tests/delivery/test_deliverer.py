@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import itertools
 import os
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -289,17 +290,31 @@ def test_webhook_signature_verifies_with_the_standard_webhooks_algorithm(
     assert calls["/plain"].header("webhook-signature") is None
 
 
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        (
+            "/hooks/cinefuse?token=abc%2Fdef%3D%3D&sig=a+b&empty=&x=1&x=2",
+            {"token": ["abc/def=="], "sig": ["a b"], "empty": [""], "x": ["1", "2"]},
+        ),
+        ("/h?a=%7e&b=%2b&c=x|y&d=a/b?c", {"a": ["~"], "b": ["+"], "c": ["x|y"], "d": ["a/b?c"]}),
+        (
+            "/h?X-Amz-Credential=t%2F20261124%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=ab12",
+            {"X-Amz-Credential": ["t/20261124/us-east-1/s3/aws4_request"], "X-Amz-Signature": ["ab12"]},
+        ),
+    ],
+    ids=["tokens", "odd-characters", "presigned"],
+)
 def test_query_parameters_in_the_webhook_url_are_kept_as_given(
-    repo: JobRepository, clock: FakeClock, store: MemoryMediaStore
+    repo: JobRepository, clock: FakeClock, store: MemoryMediaStore, path: str, query: dict[str, list[str]]
 ) -> None:
     job = Job(repo, key_id(repo))
-    path = "/hooks/cinefuse?token=abc%2Fdef%3D%3D&sig=a+b&empty=&x=1&x=2"
     with receiver(ok()) as rec:
         job.succeed(0, store, webhook=rec.url(path))
         pump(make_deliverer(repo, store, clock=clock), repo, clock)
         (call,) = rec.snapshot()
-    assert call.path == path
-    assert call.query == {"token": ["abc/def=="], "sig": ["a b"], "empty": [""], "x": ["1", "2"]}
+    assert call.path == path  # byte for byte, percent-escapes untouched
+    assert call.query == query
 
 
 def test_backoff_doubles_from_the_configured_base_and_stops_at_max_tries(
@@ -594,3 +609,44 @@ def test_stop_returns_promptly_while_sends_hang(live_repo: JobRepository, store:
         started = time.monotonic()
         deliverer.stop()
         assert time.monotonic() - started < 2.0
+
+
+# --- throughput regressions (see bench/bench_deliverer.py) -------------------------------------
+
+
+def test_reading_what_to_send_does_not_wait_for_another_writer(
+    live_repo: JobRepository, store: MemoryMediaStore
+) -> None:
+    """Building a webhook or upload only reads the result; SQLite in WAL mode never makes a
+    reader wait for a writer. A read that takes the write lock (``BEGIN IMMEDIATE``) queues
+    every send behind claims, outcome batches and the API's group commits."""
+    kid = key_id(live_repo)
+    with receiver(ok()) as rec:
+        Job(live_repo, kid).succeed(0, store, webhook=rec.url())
+        Job(live_repo, kid).succeed(0, store, b"bytes", upload=rec.url("/put"))
+        rows = live_repo.claim_deliveries(10, LEASE)
+        assert sorted(r.kind for r in rows) == ["upload", "webhook"]
+        deliverer = make_deliverer(live_repo, store)
+        writer = sqlite3.connect(str(live_repo.engine.url.database), isolation_level=None, timeout=30)
+        writer.execute("BEGIN IMMEDIATE")  # another writer mid-transaction
+
+        async def attempt_all() -> list[Any]:
+            try:
+                return [await asyncio.wait_for(deliverer.attempt(row), 3.0) for row in rows]
+            finally:  # inside the loop: a read stuck on the lock gets it, so the loop can close
+                writer.execute("ROLLBACK")
+                writer.close()
+
+        outcomes = asyncio.run(attempt_all())
+        assert [o.status for o in outcomes] == ["sent", "sent"]
+        assert len(rec.snapshot()) == 2
+
+
+def test_httpcore_finds_sniffio_so_requests_do_not_rescan_sys_path() -> None:
+    """httpcore calls ``current_async_library()`` ~7 times per request, and it starts with
+    ``import sniffio``. anyio 4.x no longer pulls sniffio in; without it every one of those
+    imports fails after scanning sys.path (~40 us each, under the import lock), which costs
+    the deliverer about a third of its throughput."""
+    import importlib.util
+
+    assert importlib.util.find_spec("sniffio") is not None, "add sniffio to the project dependencies"

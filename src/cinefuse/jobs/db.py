@@ -19,6 +19,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 #: How long a SQLite writer waits for the lock before failing (ms).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_CACHE_KIB = 64 * 1024
+#: Execution option marking a connection that only reads (see ``make_engine``).
+READ_ONLY = "cinefuse_read_only"
 
 
 def is_sqlite(url: str) -> bool:
@@ -57,10 +59,12 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _configure_sqlite)
 
         @event.listens_for(engine, "begin")
-        def _begin_immediate(conn: Any) -> None:
-            # Take the write lock up front: claim/fence checks read then write, and a
+        def _begin(conn: Any) -> None:
+            # Writers take the lock up front: claim/fence checks read then write, and a
             # deferred transaction could be upgraded too late and fail with SQLITE_BUSY.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Reads (marked READ_ONLY) must not queue behind writers: a plain BEGIN.
+            read_only = conn.get_execution_options().get(READ_ONLY, False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)

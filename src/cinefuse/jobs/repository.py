@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
 
-from cinefuse.jobs.db import is_sqlite, sqlite_path
+from cinefuse.jobs.db import READ_ONLY, is_sqlite, sqlite_path
 from cinefuse.jobs.models import (
     Claim,
     Delivery,
@@ -98,6 +98,10 @@ class JobRepository:
         self._sqlite_file = sqlite_path(str(engine.url)) if is_sqlite(str(engine.url)) else None
         self._local = threading.local()
 
+    def _reads(self) -> Connection:
+        """A connection for reading only: on SQLite it never waits for the write lock."""
+        return self.engine.connect().execution_options(**{READ_ONLY: True})
+
     # ------------------------------------------------------------------ keys
 
     def ensure_keys(self, keys: Iterable[str], label: str = "") -> dict[str, int]:
@@ -112,7 +116,7 @@ class JobRepository:
             return {h: i for i, h in conn.execute(select(api_keys.c.id, api_keys.c.key_hash))}
 
     def key_ids(self) -> dict[str, int]:
-        with self.engine.connect() as conn:
+        with self._reads() as conn:
             return {h: i for i, h in conn.execute(select(api_keys.c.id, api_keys.c.key_hash))}
 
     # ------------------------------------------------------------------ submission
@@ -180,7 +184,7 @@ class JobRepository:
 
     def queued_counts(self) -> dict[int, int]:
         """Queued jobs per key id (load shedding)."""
-        with self.engine.connect() as conn:
+        with self._reads() as conn:
             rows = conn.execute(
                 select(jobs.c.key_id, func.count()).where(jobs.c.status == "queued").group_by(jobs.c.key_id)
             )
@@ -207,7 +211,7 @@ class JobRepository:
         if self._sqlite_file is not None:
             rows = self._sqlite_reader().execute(_VIEW_SQL, (key_id, task_uuid)).fetchall()
         else:
-            with self.engine.connect() as conn:
+            with self._reads() as conn:
                 rows = list(conn.exec_driver_sql(_VIEW_SQL.replace("?", "%s"), (key_id, task_uuid)))
         if not rows:
             return None
@@ -215,11 +219,11 @@ class JobRepository:
         return JobView(rows[0][0], status, tuple(_result_view(row[2:]) for row in rows))
 
     def job_status(self, job_id: str) -> str | None:
-        with self.engine.connect() as conn:
+        with self._reads() as conn:
             return conn.execute(select(jobs.c.status).where(jobs.c.id == job_id)).scalar_one_or_none()
 
     def job_request(self, job_id: str) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
+        with self._reads() as conn:
             value = conn.execute(select(jobs.c.request).where(jobs.c.id == job_id)).scalar_one_or_none()
             return dict(value) if value is not None else None
 
@@ -254,7 +258,7 @@ class JobRepository:
             return ImageRecord(row.uuid, row.key_id, row.media_key, row.content_type, row.width, row.height)
 
     def expired_images(self, older_than: float, limit: int = 500) -> list[tuple[str, str]]:
-        with self.engine.connect() as conn:
+        with self._reads() as conn:
             rows = conn.execute(
                 select(images.c.uuid, images.c.media_key).where(images.c.last_used_at < older_than).limit(limit)
             )
@@ -269,7 +273,7 @@ class JobRepository:
 
     def next_queued(self, limit: int = 1) -> list[str]:
         """Oldest queued job ids (a hint: ``claim`` decides)."""
-        with self.engine.connect() as conn:
+        with self._reads() as conn:
             rows = conn.execute(
                 select(jobs.c.id).where(jobs.c.status == "queued").order_by(jobs.c.created_at).limit(limit)
             )
@@ -497,7 +501,7 @@ class JobRepository:
 
     def expired_media(self, limit: int = 500) -> list[tuple[str, int, str]]:
         """(job id, result idx, media key) of results whose ttl has passed."""
-        with self.engine.connect() as conn:
+        with self._reads() as conn:
             rows = conn.execute(
                 select(results.c.job_id, results.c.idx, results.c.media_key)
                 .where(results.c.media_key.is_not(None), results.c.expires_at < self.clock())
@@ -594,7 +598,7 @@ class JobRepository:
         )
 
     def result_view(self, job_id: str, idx: int) -> ResultView | None:
-        with self.engine.connect() as conn:
+        with self._reads() as conn:
             row = conn.execute(
                 select(
                     results.c.idx,
@@ -613,11 +617,11 @@ class JobRepository:
         return None if row is None else _result_view(tuple(row))
 
     def result_content_type(self, job_id: str, idx: int) -> str | None:
-        with self.engine.connect() as conn:
+        with self._reads() as conn:
             return conn.execute(
                 select(results.c.content_type).where(results.c.job_id == job_id, results.c.idx == idx)
             ).scalar_one_or_none()
 
     def outbox_counts(self) -> dict[str, int]:
-        with self.engine.connect() as conn:
+        with self._reads() as conn:
             return {s: n for s, n in conn.execute(select(outbox.c.status, func.count()).group_by(outbox.c.status))}

@@ -16,7 +16,7 @@ UrlSigner = Callable[[str, int], str]
 def result_item(task_uuid: str, result: ResultView, sign: UrlSigner) -> tuple[bool, dict[str, Any]]:
     """One result as a wire item; the flag tells whether it belongs in ``errors``."""
     if result.status == "error":
-        return True, {
+        error = {
             "taskType": VIDEO_TASK_TYPE,
             "taskUUID": task_uuid,
             "status": "error",
@@ -24,6 +24,10 @@ def result_item(task_uuid: str, result: ResultView, sign: UrlSigner) -> tuple[bo
             "message": result.error_message or "Inference failed.",
             "videoUUID": result.video_uuid,
         }
+        if result.media_key is not None and result.expires_at is not None:
+            # uploadFailed: API.md 4.3 keeps the file available at its videoURL.
+            error["videoURL"] = sign(result.media_key, int(result.expires_at))
+        return True, error
     if result.status == "pending":
         return False, {
             "taskType": VIDEO_TASK_TYPE,
