@@ -108,6 +108,8 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     services = build_services(settings)
     keys = KeyRing(services.repo, configured_keys(settings)[0])
     writer = BatchWriter(services.repo)
+    if services.checkpointer:
+        services.checkpointer.pause = writer.lock
     dispatcher: Dispatcher = (
         LocalWorkerPool(services.runner, settings.workers) if settings.workers > 0 else NullDispatcher()
     )

@@ -10,6 +10,10 @@ from cinefuse.jobs.repository import JobRepository, hash_key
 LEASE = 30.0
 
 
+def no_webhook(record: dict[str, object]) -> None:
+    return None
+
+
 def new_job(key_id: int, *, results: int = 1, task_uuid: str | None = None, max_attempts: int = 3) -> NewJob:
     return NewJob(
         id=uuid.uuid4().hex,
@@ -117,11 +121,11 @@ def test_cancel_queued_drops_it_and_running_is_flagged(repo: JobRepository) -> N
     repo.insert_jobs([queued, running])
     claim = repo.claim(running.id, "w1", LEASE)
     assert claim is not None
-    assert repo.request_cancel(k, queued.task_uuid, "stop") == "cancelled"
+    assert repo.request_cancel(k, queued.task_uuid, "stop", no_webhook) == "cancelled"
     assert repo.claim(queued.id, "w1", LEASE) is None
-    assert repo.request_cancel(k, running.task_uuid, "stop") == "running"
+    assert repo.request_cancel(k, running.task_uuid, "stop", no_webhook) == "running"
     assert repo.heartbeat(claim, LEASE) == "cancel"
-    assert repo.request_cancel(k, str(uuid.uuid4()), "stop") is None
+    assert repo.request_cancel(k, str(uuid.uuid4()), "stop", no_webhook) is None
     view = repo.job_view(k, queued.task_uuid)
     assert view is not None and view.results[0].error_code == "taskCancelled"
 
@@ -139,3 +143,15 @@ def test_queued_counts_per_key(repo: JobRepository) -> None:
     k1, k2 = key(repo, "a"), key(repo, "b")
     repo.insert_jobs([new_job(k1), new_job(k1), new_job(k2)])
     assert repo.queued_counts() == {k1: 2, k2: 1}
+
+
+def test_cancel_queued_queues_a_webhook_per_result(repo: JobRepository) -> None:
+    k = key(repo)
+    job = new_job(k, results=2)
+    repo.insert_jobs([job])
+    assert repo.request_cancel(k, job.task_uuid, "stop", lambda record: "http://127.0.0.1:9/hook") == "cancelled"
+    rows = repo.claim_deliveries(10, LEASE)
+    assert sorted((r.kind, r.result_idx, r.url) for r in rows) == [
+        ("webhook", 0, "http://127.0.0.1:9/hook"),
+        ("webhook", 1, "http://127.0.0.1:9/hook"),
+    ]

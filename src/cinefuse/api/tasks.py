@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,9 @@ class Session:
     key_id: int | None = None
     session_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
 
+
+#: Sessions remembered for resume (a resumed session past this is simply a new one).
+MAX_SESSIONS = 100_000
 
 #: When several tasks fail differently, the REST status names the most telling failure.
 _STATUS_PRIORITY = {401: 4, 413: 3, 429: 2, 400: 1}
@@ -85,7 +89,9 @@ class TaskHandler:
         self.jobs = jobs
         self.images = images
         self.limiter = TokenBucket(rate_limit) if rate_limit > 0 else None
-        self.sessions: dict[str, int] = {}  # connectionSessionUUID -> key id (resume)
+        # connectionSessionUUID -> key id, for resume; bounded (oldest forgotten first):
+        # REST clients that authenticate in the body make a session per request.
+        self.sessions: OrderedDict[str, int] = OrderedDict()
 
     def authenticate(self, task: AuthenticationTask, session: Session) -> dict[str, Any]:
         """Bind the session to the task's key, or raise ``AuthError``."""
@@ -99,6 +105,9 @@ class TaskHandler:
             session.session_uuid = resumed
         session.key_id = key_id
         self.sessions[session.session_uuid] = key_id
+        self.sessions.move_to_end(session.session_uuid)
+        while len(self.sessions) > MAX_SESSIONS:
+            self.sessions.popitem(last=False)
         return {"taskType": "authentication", "connectionSessionUUID": session.session_uuid}
 
     async def handle(self, raw_tasks: Any, session: Session) -> Reply:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -81,19 +82,32 @@ def migrate(engine: Engine) -> None:
 
 #: Seconds between background WAL checkpoints.
 CHECKPOINT_INTERVAL = 0.25
+#: Past this size, a checkpoint is completed with the writers paused, so the WAL is reused.
+WAL_RESET_BYTES = 16 * 1024 * 1024
 
 
 class Checkpointer:
     """Copies the SQLite WAL back into the database file from a background thread.
 
     PASSIVE checkpoints never block writers, so commits (and therefore acknowledgements)
-    keep a flat latency. See ``jobs.writer.BatchWriter`` for how the WAL gets reused
-    under a constant load.
+    keep a flat latency. But while writers keep appending, a checkpoint rarely
+    *completes*, and only after a complete one can SQLite start the WAL file over. So
+    once the WAL passes ``WAL_RESET_BYTES``, the checkpointer takes ``pause`` (the lock
+    this process's writer holds per batch) and runs one more PASSIVE checkpoint: the
+    previous one already copied nearly everything, so writers wait only for the rest.
     """
 
-    def __init__(self, url: str, interval: float = CHECKPOINT_INTERVAL) -> None:
+    def __init__(
+        self,
+        url: str,
+        interval: float = CHECKPOINT_INTERVAL,
+        pause: threading.Lock | None = None,
+        wal_reset_bytes: int = WAL_RESET_BYTES,
+    ) -> None:
         self.path = sqlite_path(url)
         self.interval = interval
+        self.pause = pause
+        self.wal_reset_bytes = wal_reset_bytes
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cinefuse-checkpoint", daemon=True)
 
@@ -104,6 +118,12 @@ class Checkpointer:
         self._stop.set()
         self._thread.join(timeout=5)
 
+    def wal_bytes(self) -> int:
+        try:
+            return os.path.getsize(self.path + "-wal")
+        except FileNotFoundError:
+            return 0
+
     def _run(self) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
@@ -111,6 +131,9 @@ class Checkpointer:
             while not self._stop.wait(self.interval):
                 try:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    if self.pause is not None and self.wal_bytes() > self.wal_reset_bytes:
+                        with self.pause:
+                            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except sqlite3.Error:
                     log.exception("WAL checkpoint failed")
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()

@@ -15,7 +15,6 @@ Ownership rules (the reason this module exists):
 from __future__ import annotations
 
 import hashlib
-import os
 import sqlite3
 import threading
 import time
@@ -167,20 +166,6 @@ class JobRepository:
                 conn.exec_driver_sql(_INSERT_JOB.format(json=json_cast).replace("?", mark), job_rows)
                 conn.exec_driver_sql(_INSERT_RESULT.replace("?", mark), result_rows)
         return inserted
-
-    def checkpoint(self) -> None:
-        """SQLite only: copy the WAL into the database file (PASSIVE: never blocks readers)."""
-        if self._sqlite_file is not None:
-            self._sqlite_reader().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-
-    def wal_bytes(self) -> int:
-        """Size of the SQLite write-ahead log (0 elsewhere)."""
-        if self._sqlite_file is None:
-            return 0
-        try:
-            return os.path.getsize(self._sqlite_file + "-wal")
-        except FileNotFoundError:
-            return 0
 
     def queued_counts(self) -> dict[int, int]:
         """Queued jobs per key id (load shedding)."""
@@ -416,14 +401,19 @@ class JobRepository:
 
     # ------------------------------------------------------------------ cancellation
 
-    def request_cancel(self, key_id: int, task_uuid: str, message: str) -> str | None:
+    def request_cancel(
+        self, key_id: int, task_uuid: str, message: str, webhook_of: Callable[[dict[str, Any]], str | None]
+    ) -> str | None:
         """Cancel a task of this key. Queued work is dropped at once (pending results become
-        ``taskCancelled``); running work is flagged and stops at its next step. Returns the
-        job's status afterwards, or None when the key has no such task."""
+        ``taskCancelled``, each with its webhook call when ``webhook_of(request)`` names a
+        URL); running work is flagged and stops at its next step. Returns the job's status
+        afterwards, or None when the key has no such task."""
         now = self.clock()
         with self.engine.begin() as conn:
             row = conn.execute(
-                select(jobs.c.id, jobs.c.status).where(jobs.c.key_id == key_id, jobs.c.task_uuid == task_uuid)
+                select(jobs.c.id, jobs.c.status, jobs.c.request).where(
+                    jobs.c.key_id == key_id, jobs.c.task_uuid == task_uuid
+                )
             ).one_or_none()
             if row is None:
                 return None
@@ -433,11 +423,23 @@ class JobRepository:
                     .where(jobs.c.id == row.id, jobs.c.status == "queued")
                     .values(status="cancelled", cancel_requested=True, updated_at=now)
                 )
-                conn.execute(
+                cancelled = conn.execute(
                     update(results)
                     .where(results.c.job_id == row.id, results.c.status == "pending")
                     .values(status="error", error_code="taskCancelled", error_message=message, finished_at=now)
-                )
+                    .returning(results.c.idx, results.c.video_uuid)
+                ).all()
+                webhook = webhook_of(dict(row.request))
+                if webhook and cancelled:
+                    conn.execute(
+                        insert(outbox),
+                        [
+                            {"job_id": row.id, "result_idx": idx, "kind": "webhook", "url": webhook,
+                             "delivery_id": f"msg_{video_uuid}", "payload": None, "status": "pending",
+                             "attempts": 0, "next_attempt_at": now, "created_at": now}
+                            for idx, video_uuid in cancelled
+                        ],
+                    )  # fmt: skip
                 return "cancelled"
             if row.status == "running":
                 conn.execute(update(jobs).where(jobs.c.id == row.id).values(cancel_requested=True))

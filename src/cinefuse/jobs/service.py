@@ -121,7 +121,9 @@ class JobService:
         return job_items(task_uuid, view, self.sign)
 
     def cancel(self, key_id: int, task_uuid: str) -> str:
-        status = self.repo.request_cancel(key_id, task_uuid, "Task cancelled by the client.")
+        status = self.repo.request_cancel(
+            key_id, task_uuid, "Task cancelled by the client.", lambda record: record.get("webhook_url")
+        )
         if status is None:
             raise TaskNotFound(f"No task {task_uuid} for this API key.", parameter="taskUUID")
         return status

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from concurrent.futures import Future
 
 from cinefuse.jobs.models import NewJob
@@ -25,25 +24,13 @@ MAX_BATCH = 512
 _STOP = object()
 
 
-#: How often the writer looks at the WAL's size (seconds), and the size past which it
-#: completes a checkpoint itself between two batches, so the WAL file is reused.
-WAL_CHECK_EVERY = 1.0
-WAL_RESET_BYTES = 32 * 1024 * 1024
-
-
 class BatchWriter:
-    """See the module docstring.
-
-    On SQLite, ``jobs.db.Checkpointer`` copies the WAL back in the background without
-    blocking commits; but while this writer keeps appending, those checkpoints rarely
-    *complete*, and the WAL can only be reused after a complete one. So once the WAL
-    passes ``WAL_RESET_BYTES`` the writer runs one itself between two batches: the
-    background thread has already copied nearly everything, so the pause is short.
-    """
+    """See the module docstring. ``lock`` is held while a batch is written: the WAL
+    checkpointer takes it for a moment to complete a checkpoint (``jobs.db.Checkpointer``)."""
 
     def __init__(self, repo: JobRepository) -> None:
         self._repo = repo
-        self._last_checkpoint = time.monotonic()
+        self.lock = threading.Lock()
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="cinefuse-writer", daemon=True)
         self._thread.start()
@@ -77,7 +64,8 @@ class BatchWriter:
 
     def _write(self, batch: list[tuple[NewJob, Future[bool]]]) -> None:
         try:
-            outcomes = self._repo.insert_jobs([job for job, _ in batch])
+            with self.lock:
+                outcomes = self._repo.insert_jobs([job for job, _ in batch])
         except Exception as exc:  # the database is down or full: fail these callers, keep serving
             log.exception("job insert failed for a batch of %d", len(batch))
             for _, future in batch:
@@ -85,10 +73,3 @@ class BatchWriter:
             return
         for (_, future), ok in zip(batch, outcomes, strict=True):
             future.set_result(ok)
-        if time.monotonic() - self._last_checkpoint >= WAL_CHECK_EVERY:
-            self._last_checkpoint = time.monotonic()
-            try:
-                if self._repo.wal_bytes() > WAL_RESET_BYTES:
-                    self._repo.checkpoint()
-            except Exception:  # a failed checkpoint is retried next time; writes are unaffected
-                log.exception("WAL checkpoint failed")
