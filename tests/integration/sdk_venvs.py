@@ -2,7 +2,7 @@
 
 PyPI ``runware`` (WebSocket only) and ``runware-sdk`` (REST or WebSocket) both install
 the import package ``runware``, so each lives in its own venv under
-``/work/main/.venvs/<name>/`` (gitignored), or under ``$CINEFUSE_SDK_VENVS_DIR``.
+``<repo>/.venvs/<name>/`` (gitignored), or under ``$CINEFUSE_SDK_VENVS_DIR``.
 A venv is built once (``python -m venv`` + pip) and reused while its marker file
 records the same pinned requirements; a failed build leaves nothing behind.
 
