@@ -22,33 +22,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from cinefuse.models.pixverse import CAMERA_MOVEMENTS
+
 from .layers import Matrix, Plane, Scene, f64
 from .motion import FAST_SPEED, Clock
 
-#: The 21 ``cameraMovement`` values of API.md section 3.2.
-CAMERA_MOVES: tuple[str, ...] = (
-    "horizontal_left",
-    "horizontal_right",
-    "vertical_up",
-    "vertical_down",
-    "zoom_in",
-    "zoom_out",
-    "auto_camera",
-    "crane_up",
-    "quickly_zoom_in",
-    "quickly_zoom_out",
-    "smooth_zoom_in",
-    "camera_rotation",
-    "robo_arm",
-    "super_dolly_out",
-    "whip_pan",
-    "hitchcock",
-    "left_follow",
-    "right_follow",
-    "pan_left",
-    "pan_right",
-    "fix_bg",
-)
+#: The values API.md section 3.2 allows, from the model's capability description.
+CAMERA_MOVES: tuple[str, ...] = CAMERA_MOVEMENTS
 
 #: Sideways/vertical camera travel, as a fraction of the frame width the subject shifts by.
 TRUCK_SHIFT = 0.16

@@ -20,34 +20,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cinefuse.models.pixverse import EFFECTS as PIXVERSE_EFFECTS
+
 from . import warps
 from .camera import Pose
 from .layers import FloatImage, Image, Layer, Matrix, Role, Scene, f32
 from .motion import clamp01, smoothstep
 
-#: The 20 ``effect`` values of API.md section 3.2.
-EFFECTS: tuple[str, ...] = (
-    "bikini up",
-    "the tigers touch",
-    "jiggle jiggle",
-    "hug your love",
-    "kiss me ai",
-    "subject 3 fever",
-    "fin-tastic mermaid",
-    "lets ymca",
-    "skeleton dance",
-    "kungfu club",
-    "boom drop",
-    "vroom vroom step",
-    "creepy devil smile",
-    "pubg winner hit",
-    "360 microwave",
-    "eye zoom challenge",
-    "muscle surge",
-    "punch face",
-    "balloon belly",
-    "kiss kiss",
-)
+#: The values API.md section 3.2 allows, from the model's capability description.
+EFFECTS: tuple[str, ...] = PIXVERSE_EFFECTS
 #: Interaction templates: they need two subjects (two halves of a single one otherwise).
 PAIR_EFFECTS = frozenset({"hug your love", "kiss kiss"})
 #: Beats per motion-time second of the dance templates (120 bpm).
