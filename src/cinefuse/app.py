@@ -90,7 +90,6 @@ def build_services(settings: Settings) -> Services:
         store=store,
         images=images,
         engine_for=engine_provider(settings.engine, settings.models_dir),
-        sign=store.signed_url,
         prices=settings.prices,
         work_dir=settings.data_dir / "work",
         lease_seconds=settings.lease_seconds,

@@ -168,7 +168,7 @@ def generate(
     width, height = task.width, task.height
     if width is None or height is None:
         h, w = next(iter(frames.values())).shape[:2]
-        width, height = caps.size_for(task.resolution, caps.nearest_aspect(w, h))
+        width, height = caps.size_for_image(task.resolution, w, h)
     request = GenerationRequest(
         prompt=task.positive_prompt,
         negative_prompt=task.negative_prompt,

@@ -68,7 +68,6 @@ class Harness:
             store=self.store,
             images=self.images,
             engine_for=lambda model: self.engine,
-            sign=self.store.signed_url,
             prices={"360p": 0.02},
             work_dir=self.work_dir,
             safety=ContentGuard(checker),

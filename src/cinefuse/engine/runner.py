@@ -15,7 +15,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,6 @@ from cinefuse.media.video import encode_frames, extension
 from cinefuse.models.capabilities import ModelCapabilities
 from cinefuse.models.registry import get_model
 from cinefuse.safety.guard import ContentGuard
-from cinefuse.schemas.results import UrlSigner
 from cinefuse.schemas.tasks import VideoInferenceTask, task_from_record
 from cinefuse.storage.base import MediaStore
 
@@ -49,7 +48,6 @@ class RunnerContext:
     store: MediaStore
     images: ImageInputs
     engine_for: Callable[[str], Engine]  # model id -> loaded engine
-    sign: UrlSigner
     prices: dict[str, float]
     work_dir: Path
     lease_seconds: float = 30.0
@@ -116,8 +114,8 @@ def _resolve_inputs(
     images["refs"] = tuple(named[ref.parameter] for ref in task.reference_images)
     if task.width is None or task.height is None:
         height, width = loaded[0].shape[:2]
-        w, h = caps.size_for(task.resolution, caps.nearest_aspect(width, height))
-        task = VideoInferenceTask(**{**task.__dict__, "width": w, "height": h})
+        w, h = caps.size_for_image(task.resolution, width, height)
+        task = replace(task, width=w, height=h)
     return task, images, named
 
 

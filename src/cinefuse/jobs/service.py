@@ -93,23 +93,24 @@ class JobService:
     def _prepare_images(self, key_id: int, task: VideoInferenceTask) -> VideoInferenceTask:
         """Store inline images (the job keeps their UUIDs), verify UUIDs, and fix the output
         size from the first frame image when it is already known."""
-        sizes: list[tuple[int, int] | None] = []
-
-        def settle(image: ImageInput) -> ImageInput:
-            ref = self.images.check_reference(key_id, image.value, image.parameter)
-            if ref is None and not image.value.lower().startswith(("http://", "https://")):
-                ref = self.images.store_image(key_id, image.value, image.parameter).record
-            sizes.append((ref.width, ref.height) if ref else None)
-            return ImageInput(ref.uuid, image.parameter) if ref else image
-
-        frames = tuple(FrameImage(settle(f.image), f.position) for f in task.frame_images)
-        frame_sizes = list(sizes)
-        refs = tuple(settle(r) for r in task.reference_images)
-        task = replace(task, frame_images=frames, reference_images=refs)
-        if frames and task.width is None and frame_sizes[0] is not None:
+        first_size: tuple[int, int] | None = None
+        frames: list[FrameImage] = []
+        for i, frame in enumerate(task.frame_images):
+            record = self.images.settle(key_id, frame.image.value, frame.image.parameter)
+            if record is not None:
+                frames.append(FrameImage(ImageInput(record.uuid, frame.image.parameter), frame.position))
+                first_size = (record.width, record.height) if i == 0 else first_size
+            else:
+                frames.append(frame)
+        refs = []
+        for ref in task.reference_images:
+            record = self.images.settle(key_id, ref.value, ref.parameter)
+            refs.append(ImageInput(record.uuid, ref.parameter) if record else ref)
+        task = replace(task, frame_images=tuple(frames), reference_images=tuple(refs))
+        if task.width is None and first_size is not None:
             caps = get_model(task.model)
             assert caps is not None
-            width, height = caps.size_for(task.resolution, caps.nearest_aspect(*frame_sizes[0]))
+            width, height = caps.size_for_image(task.resolution, *first_size)
             task = replace(task, width=width, height=height)
         return task
 

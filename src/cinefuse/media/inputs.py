@@ -60,6 +60,10 @@ class ImageInputs:
             record = self._record(key_id, ref.value, parameter)
             return StoredImage(record, self._load_record(record, parameter))
         data = self._fetch(ref.value, parameter) if ref.kind == "url" else decode_base64_image(ref.value, parameter)
+        return self._keep(key_id, data, parameter)
+
+    def _keep(self, key_id: int, data: bytes, parameter: str) -> StoredImage:
+        """Decode and check ``data``, then store it as a new image of this key."""
         pixels = load_image(data, parameter)
         fmt = sniff_image_format(data) or "PNG"
         ext, content_type = _EXTENSIONS[fmt]
@@ -71,12 +75,16 @@ class ImageInputs:
         self.repo.insert_image(record)
         return StoredImage(record, pixels)
 
-    def check_reference(self, key_id: int, value: str, parameter: str) -> ImageRecord | None:
-        """Before the acknowledgement: a UUID must name this key's image; URLs pass (checked at run)."""
+    def settle(self, key_id: int, value: str, parameter: str) -> ImageRecord | None:
+        """A task input before the acknowledgement: an image UUID must name this key's
+        image, an inline image is decoded, checked and stored; both give its record.
+        URLs give None: they are fetched (and checked) when the job runs."""
         ref = classify_image_reference(value, parameter)
+        if ref.kind == "url":
+            return None
         if ref.kind == "uuid":
             return self._record(key_id, ref.value, parameter)
-        return None
+        return self._keep(key_id, decode_base64_image(ref.value, parameter), parameter).record
 
     def load(self, key_id: int, value: str, parameter: str) -> Image:
         """Pixels of a task input at run time. Raises ``InputImageError`` (a task failure)."""

@@ -6,12 +6,16 @@ or a whip pan never runs off the edge of the picture, and a still camera costs n
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .camera import CameraTrack, Rig, homography
 from .layers import Plane
 
 Box = tuple[int, int, int, int]
+#: Canonical box a layer on a plane must cover; the ``float | None`` is a ground horizon.
+Extent = Callable[[Plane, float | None], Box]
 
 #: Clip times sampled along the track (paths are smooth; the box gets a margin anyway).
 TIME_SAMPLES = 25

@@ -30,7 +30,7 @@ import numpy as np
 from cinefuse.generation.base import GenerationRequest
 
 from .camera import CAMERA_MOVES, CameraTrack, Rig, build_track
-from .coverage import needed_box
+from .coverage import Box, needed_box
 from .depth import DepthEstimator
 from .effects import EFFECTS, PAIR_EFFECTS, EffectAnimator, build_effect, prepare_scene
 from .fusion import MAX_REFERENCES, FusionDraft
@@ -38,7 +38,7 @@ from .imagescene import ImageDraft, fit_image
 from .keyframes import MorphSource
 from .layers import Layer, Plane, Scene
 from .motion import Clock, speed_for
-from .procedural import Box, plan_scene
+from .procedural import plan_scene
 from .prompt import SceneTraits, read_prompt
 from .styles import STYLES, StyleFilter, hold_frames
 

@@ -15,8 +15,9 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
+from .coverage import Extent
 from .depth import DepthEstimator, foreground
-from .imagescene import Extent, ImageDraft
+from .imagescene import ImageDraft
 from .layers import SUBJECT_DEPTH, Image, Layer, Plane, Role, Scene, crop_to_content, premultiply, u8
 from .procedural import Blueprint, plan_scene
 from .prompt import SceneTraits

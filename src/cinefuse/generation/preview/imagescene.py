@@ -19,12 +19,12 @@ and slightly darkened extension, painted only as far as the camera will look.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from .coverage import Box, Extent
 from .depth import DepthEstimator, foreground
 from .layers import (
     SUBJECT_DEPTH,
@@ -40,9 +40,6 @@ from .layers import (
     premultiply,
     u8,
 )
-
-Box = tuple[int, int, int, int]
-Extent = Callable[[Plane, float | None], Box]
 
 #: Depth of a background without vertical depth trend (a wall, a backdrop).
 BACKGROUND_DEPTH = 20.0

@@ -26,8 +26,9 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from .coverage import Extent
 from .depth import DepthEstimator
-from .imagescene import Decomposition, Extent, decompose
+from .imagescene import Decomposition, decompose
 from .layers import SUBJECT_DEPTH, Image, Layer, Plane, Role, Scene, f32, opaque_rgba, premultiply, u8
 from .motion import ease_in_out
 

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import noise
+from .coverage import Box, Extent
 from .layers import (
     SKY_DEPTH,
     SUBJECT_DEPTH,
@@ -39,9 +40,6 @@ from .palette import RGB, Palette, choose_palette, subject_colours
 from .prompt import SceneTraits
 from .silhouettes import DRAWINGS, Figure
 
-Box = tuple[int, int, int, int]
-#: Canonical box a layer on a plane must cover; the ``float | None`` is a ground horizon.
-Extent = Callable[[Plane, float | None], Box]
 Painter = Callable[[Box], tuple[Image, tuple[float, float]]]
 
 #: Horizon row as a fraction of the frame height (seed picks within).
