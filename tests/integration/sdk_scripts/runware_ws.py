@@ -5,7 +5,7 @@ project's: the SDK is the client under test and must be used exactly as a custom
 
 Normal mode: connect, ``uploadImage`` a PNG, submit ``videoInference`` jobs for model
 ``pixverse:1@3`` (async delivery, the SDK default), wait for each with the SDK's own
-``getResponse`` polling, download every ``videoURL`` into ``--out-dir`` and print one JSON
+``getResponse`` polling, shared.download every ``videoURL`` into ``--out-dir`` and print one JSON
 line. Jobs (``--jobs``): ``i2v`` (``inputs.frameImages`` = the upload's UUID, frame "first"),
 ``i2v_legacy`` (top-level ``frameImages=[IFrameImage(inputImage=UUID)]``), ``t2v`` (prompt only).
 
@@ -21,72 +21,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import time
 import traceback
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-MODEL = "pixverse:1@3"
+import sdk_script_common as shared
+
 JOBS = ("i2v", "i2v_legacy", "t2v")
 PROMPTS = {
     "i2v": "the camera slowly pushes in on the scene, soft evening light",
     "i2v_legacy": "gentle wind moves through the scene, cinematic",
     "t2v": "a red paper boat drifting on a calm lake at sunset, cinematic",
 }
-CONNECT_TIMEOUT_S = 30.0
-DOWNLOAD_TIMEOUT_S = 60.0
-
-
-class ExpectedAuthErrorMissing(Exception):
-    pass
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--base-url", help="server root, e.g. http://127.0.0.1:8000")
-    where.add_argument("--port", type=int, help="shorthand for --base-url http://127.0.0.1:PORT")
-    parser.add_argument("--api-key", required=True)
-    parser.add_argument("--image", type=Path, help="PNG to upload (required unless auth-error mode)")
-    parser.add_argument("--out-dir", type=Path, help="where videos are saved (default: next to --image)")
-    parser.add_argument("--jobs", default=",".join(JOBS), help=f"comma-separated subset of {JOBS}")
-    parser.add_argument("--resolution", default="360p")
-    parser.add_argument("--duration", type=int, default=5)
-    parser.add_argument("--fps", type=int, default=16)
-    parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--timeout", type=float, default=900.0, help="overall limit, seconds")
-    parser.add_argument("--expect-auth-error", choices=("connect", "call"))
-    parser.add_argument("--dry-run", action="store_true", help="print the plan and exit")
-    args = parser.parse_args(argv)
+    def own(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--expect-auth-error", choices=("connect", "call"))
 
-    base = args.base_url or f"http://127.0.0.1:{args.port}"
-    parts = urlsplit(base)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        parser.error(f"--base-url must be http(s)://host:port, got {base!r}")
-    args.base_url = f"{parts.scheme}://{parts.netloc}"
-    args.ws_url = f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}/v1"
-    jobs = [j.strip() for j in args.jobs.split(",") if j.strip()]
-    unknown = sorted(set(jobs) - set(JOBS))
-    if unknown or not jobs:
-        parser.error(f"--jobs: unknown or empty {unknown or jobs}; choose from {JOBS}")
-    args.jobs = jobs
-    if args.expect_auth_error is None:
-        if args.image is None:
-            parser.error("--image is required")
-        if not args.image.is_file():
-            parser.error(f"--image {args.image} does not exist")
-        if args.out_dir is None:
-            args.out_dir = args.image.parent
-    return args
-
-
-def emit(payload: dict[str, Any]) -> None:
-    print(json.dumps(payload, default=str), flush=True)
+    return shared.parse_args(__doc__.splitlines()[0], JOBS, argv, own)
 
 
 def error_info(exc: BaseException) -> dict[str, Any]:
@@ -100,25 +56,17 @@ def error_info(exc: BaseException) -> dict[str, Any]:
     return info
 
 
-def download(url: str, dest: Path) -> tuple[int, str]:
-    with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
-        body = response.read()
-        content_type = response.headers.get("Content-Type", "")
-    dest.write_bytes(body)
-    return len(body), content_type
-
-
 async def connect(client: Any) -> float:
     start = time.monotonic()
     # runware 0.5.24 waits for the auth reply without a timeout of its own.
-    await asyncio.wait_for(client.connect(), timeout=CONNECT_TIMEOUT_S)
+    await asyncio.wait_for(client.connect(), timeout=shared.CONNECT_TIMEOUT_S)
     return time.monotonic() - start
 
 
 async def check_auth_error(args: argparse.Namespace, client: Any) -> dict[str, Any]:
     connect_s = await connect(client)
     if client.isAuthenticated():
-        raise ExpectedAuthErrorMissing("connect() authenticated with a key expected to be rejected")
+        raise shared.ExpectedAuthErrorMissing("connect() authenticated with a key expected to be rejected")
     result: dict[str, Any] = {
         "stage": "connect",
         "connect_s": round(connect_s, 3),
@@ -134,7 +82,7 @@ async def check_auth_error(args: argparse.Namespace, client: Any) -> dict[str, A
     except ConnectionError as exc:
         result.update(stage="call", call_s=round(time.monotonic() - start, 3), error=error_info(exc))
         return result
-    raise ExpectedAuthErrorMissing("an API call succeeded with a key expected to be rejected")
+    raise shared.ExpectedAuthErrorMissing("an API call succeeded with a key expected to be rejected")
 
 
 async def run_jobs(args: argparse.Namespace, client: Any) -> dict[str, Any]:
@@ -156,7 +104,7 @@ async def run_jobs(args: argparse.Namespace, client: Any) -> dict[str, Any]:
     requests: dict[str, Any] = {}
     for job in args.jobs:
         common: dict[str, Any] = {
-            "model": MODEL,
+            "model": shared.MODEL,
             "positivePrompt": PROMPTS[job],
             "taskUUID": str(uuid.uuid4()),
             "resolution": args.resolution,
@@ -195,7 +143,7 @@ async def run_jobs(args: argparse.Namespace, client: Any) -> dict[str, Any]:
         if not video.videoURL:
             raise RuntimeError(f"{job}: result has no videoURL: {video!r}")
         dest = args.out_dir / f"runware_ws_{job}.mp4"
-        size, content_type = download(video.videoURL, dest)
+        size, content_type = shared.download(video.videoURL, dest)
         results.append(
             {
                 "job": job,
@@ -231,18 +179,18 @@ async def amain(args: argparse.Namespace) -> int:
     try:
         if args.expect_auth_error:
             auth_error = await asyncio.wait_for(check_auth_error(args, client), timeout=args.timeout)
-            emit({**base, "ok": True, "auth_error": auth_error, "elapsed_s": round(time.monotonic() - start, 3)})
+            shared.emit({**base, "ok": True, "auth_error": auth_error, "elapsed_s": round(time.monotonic() - start, 3)})
         else:
             args.out_dir.mkdir(parents=True, exist_ok=True)
             report = await asyncio.wait_for(run_jobs(args, client), timeout=args.timeout)
-            emit({**base, "ok": True, **report, "elapsed_s": round(time.monotonic() - start, 3)})
+            shared.emit({**base, "ok": True, **report, "elapsed_s": round(time.monotonic() - start, 3)})
         return 0
-    except ExpectedAuthErrorMissing as exc:
-        emit({**base, "ok": False, "error": error_info(exc)})
+    except shared.ExpectedAuthErrorMissing as exc:
+        shared.emit({**base, "ok": False, "error": error_info(exc)})
         return 3
     except Exception as exc:
         traceback.print_exc()
-        emit({**base, "ok": False, "error": error_info(exc), "elapsed_s": round(time.monotonic() - start, 3)})
+        shared.emit({**base, "ok": False, "error": error_info(exc), "elapsed_s": round(time.monotonic() - start, 3)})
         return 1
     finally:
         try:
@@ -255,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.dry_run:
         plan = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "api_key"}
-        emit({"dry_run": True, **plan})
+        shared.emit({"dry_run": True, **plan})
         return 0
     return asyncio.run(amain(args))
 
