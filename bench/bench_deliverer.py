@@ -52,7 +52,7 @@ from cinefuse.delivery.deliverer import Deliverer, DeliverySettings  # noqa: E40
 from cinefuse.delivery.outbound import OutboundClient, OutboundPolicy  # noqa: E402
 from cinefuse.jobs.db import Checkpointer, make_engine, migrate  # noqa: E402
 from cinefuse.jobs.models import NewDelivery, NewJob, NewResult  # noqa: E402
-from cinefuse.jobs.repository import JobRepository, hash_key  # noqa: E402
+from cinefuse.jobs.store import JobStore, hash_key  # noqa: E402
 from cinefuse.storage.memory import MemoryMediaStore  # noqa: E402
 
 RESULTS_PER_JOB = 4  # numberResults at its maximum: 4 webhook rows per job
@@ -140,10 +140,10 @@ def rss_mib() -> float:
     return float("nan")
 
 
-def fill_outbox(repo: JobRepository, calls: int, url: str) -> tuple[int, float]:
+def fill_outbox(repo: JobStore, calls: int, url: str) -> tuple[int, float]:
     """Queue ``calls`` webhook rows the way workers do. Returns (key id, seconds)."""
     started = time.perf_counter()
-    kid = repo.ensure_keys(["bench-key"])[hash_key("bench-key")]
+    kid = repo.keys.ensure(["bench-key"])[hash_key("bench-key")]
     jobs_needed = -(-calls // RESULTS_PER_JOB)
     left = calls
     for first in range(0, jobs_needed, INSERT_BATCH):
@@ -157,16 +157,16 @@ def fill_outbox(repo: JobRepository, calls: int, url: str) -> tuple[int, float]:
                 results=tuple(NewResult(i, str(uuid.uuid4()), 7 + i) for i in range(n)),
                 created_at=time.time(), max_attempts=3,
             ))  # fmt: skip
-        assert all(repo.insert_jobs(batch))
+        assert all(repo.jobs.insert(batch))
         for job in batch:
-            claim = repo.claim(job.id, "bench", 3600)
+            claim = repo.leases.claim(job.id, "bench", 3600)
             assert claim is not None
             for result in job.results:
                 values = {"status": "success", "progress": 100, "media_key": f"videos/{result.video_uuid}.mp4",
                           "content_type": "video/mp4", "size_bytes": 1, "expires_at": time.time() + 86_400}  # fmt: skip
                 hook = NewDelivery("webhook", f"{url}?token=bench", f"msg_{result.video_uuid}")
-                assert repo.finish_result(claim, result.idx, values=values, deliveries=[hook])
-            assert repo.complete(claim, "success")
+                assert repo.leases.finish_result(claim, result.idx, values=values, deliveries=[hook])
+            assert repo.leases.complete(claim, "success")
     return kid, time.perf_counter() - started
 
 
@@ -213,10 +213,10 @@ def run_once(calls: int, receiver: ReceiverProcess, *, profile: bool, timeout: f
     checkpointer.start()
     try:
         migrate(engine)
-        repo = JobRepository(engine)
+        repo = JobStore(engine)
         url = f"http://127.0.0.1:{receiver.port}/hook"
         kid, fill_s = fill_outbox(repo, calls, url)
-        assert repo.outbox_counts() == {"pending": calls}
+        assert repo.outbox.counts() == {"pending": calls}
         store = MemoryMediaStore()
         deliverer = Deliverer(
             repo, store, OutboundClient(OutboundPolicy.from_setting("127.0.0.1")), store.signed_url,
@@ -249,7 +249,7 @@ def run_once(calls: int, receiver: ReceiverProcess, *, profile: bool, timeout: f
         rss_end = rss_mib()
         if spy is not None:
             spy.wait(timeout=120)
-        counts = repo.outbox_counts()
+        counts = repo.outbox.counts()
         time.sleep(0.2)
         got_calls, got_ids = receiver.counts()
         sent = deliverer.sent

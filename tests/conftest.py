@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from cinefuse.jobs.db import make_engine, migrate
-from cinefuse.jobs.repository import JobRepository
+from cinefuse.jobs.store import JobStore
 
 
 class FakeClock:
@@ -48,10 +48,10 @@ def _fresh_postgres() -> str:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.services)])
-def repo(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[JobRepository]:
+def repo(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[JobStore]:
     """A migrated, empty job store: SQLite (embedded profile) and PostgreSQL (distributed)."""
     url = f"sqlite:///{tmp_path / 'jobs.db'}" if request.param == "sqlite" else _fresh_postgres()
     engine = make_engine(url)
     migrate(engine)
-    yield JobRepository(engine, clock=clock)
+    yield JobStore(engine, clock=clock)
     engine.dispose()

@@ -8,11 +8,14 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cinefuse.settings import Settings
+
+if TYPE_CHECKING:
+    from cinefuse.media.frames import Frame
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="cinefuse: self-hosted video generation server")
 
@@ -64,34 +67,23 @@ def worker(
     workers: Annotated[int, typer.Option(help="Worker threads in this process")] = 1,
 ) -> None:
     """Run workers without the API, against the configured job store."""
-    from cinefuse.app import build_services
-    from cinefuse.engine.local import LocalWorkerPool
-    from cinefuse.jobs.sweeper import Sweeper
+    from cinefuse.services import build_services
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
     services = build_services(settings)
-    pool = LocalWorkerPool(services.runner, workers)
-    sweeper = Sweeper(services.repo, services.store, settings.sweep_interval)
-    deliverer = services.deliverer() if settings.deliverer else None
+    services.add(services.worker_pool(workers))
+    services.add(services.sweeper())
+    if settings.deliverer:
+        services.add(services.deliverer())
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    if services.checkpointer:
-        services.checkpointer.start()
-    pool.start()
-    sweeper.start()
-    if deliverer:
-        deliverer.start()
+    services.start()
     typer.echo(f"cinefuse worker {services.runner.owner} running {workers} thread(s)")
     sys.stdout.flush()
     stop.wait()
-    if deliverer:
-        deliverer.stop()
-    pool.stop()
-    sweeper.stop()
-    if services.checkpointer:
-        services.checkpointer.stop()
+    services.stop()
 
 
 @app.command()
@@ -118,13 +110,14 @@ def generate(
 
     from rich.progress import Progress
 
+    from cinefuse.engine.inputs import TaskImages
+    from cinefuse.engine.requests import generation_request
     from cinefuse.errors import CinefuseError
-    from cinefuse.generation.base import GenerationRequest
-    from cinefuse.generation.registry import make_engine
-    from cinefuse.media.images import load_image
+    from cinefuse.generation.registry import EngineUnavailable, engine_provider
+    from cinefuse.media.images import decode_base64_image, load_image
     from cinefuse.media.video import encode_frames
-    from cinefuse.models.registry import get_model
-    from cinefuse.schemas.tasks import VideoInferenceTask, parse_task
+    from cinefuse.schemas.parser import parse_task
+    from cinefuse.schemas.tasks import ImageInput, VideoInferenceTask
 
     raw: dict[str, object] = {
         "taskType": "videoInference",
@@ -144,58 +137,38 @@ def generate(
         k: v for k, v in {"cameraMovement": camera, "style": style, "effect": effect, "motionMode": motion}.items() if v
     }
     raw["providerSettings"] = {"pixverse": pixverse}
-
-    def inline(path: Path) -> str:
-        return base64.b64encode(path.read_bytes()).decode()
-
+    inputs: dict[str, list[str]] = {}
     if image:
-        raw["inputs"] = {"frameImages": [inline(p) for p in image]}
+        inputs["frameImages"] = [base64.b64encode(p.read_bytes()).decode() for p in image]
     if reference:
-        raw.setdefault("inputs", {})["referenceImages"] = [inline(p) for p in reference]  # type: ignore[index]
+        inputs["referenceImages"] = [base64.b64encode(p.read_bytes()).decode() for p in reference]
+    if inputs:
+        raw["inputs"] = inputs
+
+    def decode(given: ImageInput) -> Frame:
+        return load_image(decode_base64_image(given.value, given.parameter), given.parameter)
+
     try:
         task = parse_task(raw)
-        assert isinstance(task, VideoInferenceTask)
-        caps = get_model(task.model)
-        assert caps is not None
-        frames = {
-            f.position: load_image(p.read_bytes(), f.image.parameter)
-            for f, p in zip(task.frame_images, image or [], strict=False)
-        }
-        refs = tuple(load_image(p.read_bytes(), f"inputs.referenceImages[{i}]") for i, p in enumerate(reference or []))
+        assert isinstance(task, VideoInferenceTask)  # the raw task above is a videoInference
+        request = generation_request(task, TaskImages.of(task, decode), task.result_seed(0))
+        engine = engine_provider(Settings())(task.model)
     except CinefuseError as error:
         typer.echo(f"error: {error.code}: {error.message}" + (f" ({error.parameter})" if error.parameter else ""))
         raise typer.Exit(2) from None
-    width, height = task.width, task.height
-    if width is None or height is None:
-        h, w = next(iter(frames.values())).shape[:2]
-        width, height = caps.size_for_image(task.resolution, w, h)
-    request = GenerationRequest(
-        prompt=task.positive_prompt,
-        negative_prompt=task.negative_prompt,
-        width=width,
-        height=height,
-        fps=task.fps,
-        num_frames=task.num_frames,
-        seed=task.seed,
-        camera_movement=task.camera_movement,
-        effect=task.effect,
-        style=task.style,
-        motion_mode="fast" if task.effective_motion_mode(caps) == "fast" else "normal",
-        first_frame=frames.get("first"),
-        last_frame=frames.get("last"),
-        reference_images=refs,
-    )
-    settings = Settings()
-    engine = make_engine(settings.engine, settings.models_dir)
+    except EngineUnavailable as error:
+        typer.echo(f"error: {error}")
+        raise typer.Exit(2) from None
     started = time.perf_counter()
     with Progress() as progress:
-        bar = progress.add_task(f"{engine.name}: {width}x{height}, {task.num_frames} frames", total=task.num_frames)
+        label = f"{engine.name}: {request.width}x{request.height}, {request.num_frames} frames"
+        bar = progress.add_task(label, total=request.num_frames)
         result = encode_frames(
             engine.generate(request, lambda step, total: progress.update(bar, completed=step)),
             output,
             fmt=task.output_format,
-            width=width,
-            height=height,
+            width=request.width,
+            height=request.height,
             fps=task.fps,
             quality=task.output_quality,
         )

@@ -10,6 +10,24 @@ from cinefuse.settings import Settings
 Check = tuple[str, bool, str]
 
 
+def engine_checks(settings: Settings) -> list[Check]:
+    """Each registered engine's own health check, and which engine this server would use."""
+    from cinefuse.generation.registry import EngineUnavailable, choose_engine, engine_specs
+
+    checks: list[Check] = []
+    for name, spec in sorted(engine_specs().items()):
+        try:
+            health = spec.check(settings)
+            checks.append((f"engine {name}", health.ok, health.detail))
+        except Exception as exc:  # a doctor reports, it never crashes
+            checks.append((f"engine {name}", False, f"{type(exc).__name__}: {exc}"))
+    try:
+        checks.append(("engine in use", True, f"{choose_engine(settings).name} (CINEFUSE_ENGINE={settings.engine})"))
+    except EngineUnavailable as exc:
+        checks.append(("engine in use", False, str(exc)))
+    return checks
+
+
 def _try(name: str, probe: Callable[[], str]) -> Check:
     try:
         return name, True, probe()
@@ -47,23 +65,14 @@ def report(settings: Settings) -> list[Check]:
             raise RuntimeError("no CUDA device")
         return str(torch.cuda.get_device_name(0))
 
-    def preview() -> str:
-        from cinefuse.generation.preview import PreviewEngine
-
-        return f"{PreviewEngine.__name__} (CPU, no weights)"
-
     def safety() -> str:
         if importlib.util.find_spec("nudenet") is None:
             raise RuntimeError("nudenet not installed (extra 'safety')")
         return "nudenet"
 
-    checks = [
-        _try("codecs", codecs),
-        _try("database", database),
-        _try("engine preview", preview),
-        _try("gpu", gpu),
-        _try("safety", safety),
-    ]
+    checks = [_try("codecs", codecs), _try("database", database)]
+    checks += engine_checks(settings)
+    checks += [_try("gpu", gpu), _try("safety", safety)]
     if settings.broker_url:
         checks.append(_try("broker", lambda: str(settings.broker_url)))
     return checks

@@ -2,7 +2,8 @@
 
 Keys come from ``CINEFUSE_API_KEYS``; when that is unset, one key is created at first
 start, kept in ``<data dir>/api_key`` (mode 0600) and printed. The store keeps only
-SHA-256 hashes; ``KeyRing`` maps a presented key to its key id in memory.
+SHA-256 hashes (``api.auth.KeyRing`` recognises a presented key). The media URL secret is
+made the same way.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 import secrets
 from pathlib import Path
 
-from cinefuse.jobs.repository import JobRepository, hash_key
+from cinefuse.jobs.store.keys import KeyRepository, hash_key
 from cinefuse.settings import Settings
 
 KEY_FILE = "api_key"
@@ -47,21 +48,9 @@ def _write_private(path: Path, text: str) -> None:
         handle.write(text + "\n")
 
 
-class KeyRing:
-    def __init__(self, repo: JobRepository, keys: list[str]) -> None:
-        self._ids = repo.ensure_keys(keys)
-
-    def key_id(self, api_key: str | None) -> int | None:
-        """The id of a known key; None for unknown keys."""
-        if not api_key:
-            return None
-        # Looking up the hash, not the key, leaks nothing useful through timing.
-        return self._ids.get(hash_key(api_key))
-
-
-def webhook_secrets(settings: Settings, repo: JobRepository) -> dict[int, str]:
+def webhook_secrets(settings: Settings, keys: KeyRepository) -> dict[int, str]:
     """key id -> webhook signing secret, from ``CINEFUSE_WEBHOOK_SECRETS``."""
-    ids = repo.key_ids()
+    ids = keys.ids()
     out: dict[int, str] = {}
     for pair in filter(None, (p.strip() for p in settings.webhook_secrets.split(","))):
         api_key, _, secret = pair.partition(":")

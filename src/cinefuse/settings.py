@@ -1,25 +1,54 @@
-"""Server settings, read from ``CINEFUSE_*`` environment variables (ARCHITECTURE.md).
+"""Server settings, read from ``CINEFUSE_*`` environment variables (docs/architecture.md).
 
-One typed place for every knob; defaults are the embedded profile on one machine.
+One typed place for every knob and every default; the defaults are the embedded profile
+on one machine. A value that would be refused later (an unknown engine, an inverted pair
+of thresholds) is refused here, when the settings are read, with the variable's name.
 """
 
 from __future__ import annotations
 
 from functools import cached_property
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from cinefuse.safety.base import DEFAULT_BATCH_SIZE, DEFAULT_CLASSES, DEFAULT_THRESHOLD, DEFAULT_TOLERANT_THRESHOLD
-
 Profile = Literal["embedded", "distributed"]
-EngineName = Literal["auto", "preview", "wan", "ltx"]
+
+#: The entry-point group engines register under (pyproject.toml); ``auto`` is not an engine
+#: but the choice of the best one present.
+ENGINE_GROUP = "cinefuse.engines"
+AUTO_ENGINE = "auto"
 
 DEFAULT_TTL_SECONDS = 86_400
 IMAGE_RETENTION_SECONDS = 30 * 86_400
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+#: Tasks one REST body or WebSocket message may carry.
+DEFAULT_MAX_TASKS_PER_REQUEST = 1_000
+#: Above the longest heartbeat interval a client SDK allows (the JavaScript SDK: 120 s).
+DEFAULT_WS_IDLE_TIMEOUT = 300.0
+
+#: Content safety defaults (docs/api.md, "Content safety"). A counted class scoring at least
+#: the threshold flags a frame; ``safety.tolerance`` uses the tolerant threshold.
+SAFETY_THRESHOLD = 0.6
+SAFETY_TOLERANT_THRESHOLD = 0.8
+#: Classes that count: exposed explicit body parts (NudeNet's label names).
+SAFETY_CLASSES: tuple[str, ...] = (
+    "FEMALE_GENITALIA_EXPOSED",
+    "MALE_GENITALIA_EXPOSED",
+    "FEMALE_BREAST_EXPOSED",
+    "ANUS_EXPOSED",
+    "BUTTOCKS_EXPOSED",
+)
+#: Frames per detector call in ``full`` mode; also the most frame copies an inspector holds.
+SAFETY_BATCH_SIZE = 8
+
+
+def registered_engines() -> tuple[str, ...]:
+    """Names of the engines installed (the ``cinefuse.engines`` entry points)."""
+    return tuple(sorted({ep.name for ep in entry_points(group=ENGINE_GROUP)}))
 
 
 class Settings(BaseSettings):
@@ -31,8 +60,9 @@ class Settings(BaseSettings):
     api_keys: str | None = None
     public_url: str | None = None
     host: str = "127.0.0.1"
-    port: int = 8000
-    engine: EngineName = "auto"
+    port: int = Field(default=8000, ge=0, le=65535)
+    #: ``auto`` (the best engine whose weights are present) or a registered engine's name.
+    engine: str = AUTO_ENGINE
     models_dir: Path | None = None
     #: Embedded worker threads; 0 serves the API only (workers run elsewhere).
     workers: int = Field(default=1, ge=0)
@@ -51,43 +81,61 @@ class Settings(BaseSettings):
     s3_prefix: str = ""
 
     default_ttl: int = Field(default=DEFAULT_TTL_SECONDS, ge=60)
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
+    max_tasks_per_request: int = Field(default=DEFAULT_MAX_TASKS_PER_REQUEST, ge=1)
     #: A worker's lease on a job; heartbeats renew it at a third of this.
     lease_seconds: float = Field(default=30.0, gt=0)
     max_attempts: int = Field(default=3, ge=1)
+    #: The longest one job may run (all its results); past it, ``timeoutProvider``.
+    job_timeout: float = Field(default=3_600.0, gt=0)
     sweep_interval: float = Field(default=5.0, gt=0)
     #: Signing secret for media URLs; unset: generated once and kept in the data dir.
     media_secret: str | None = None
     x264_preset: str = "veryfast"
-    ws_idle_timeout: float = 120.0
+    ws_idle_timeout: float = Field(default=DEFAULT_WS_IDLE_TIMEOUT, gt=0)
     webhook_max_tries: int = Field(default=8, ge=1)
     webhook_backoff: float = Field(default=1.0, gt=0)
-    delivery_timeout: float = 10.0
+    delivery_timeout: float = Field(default=10.0, gt=0)
     #: Webhook signing secrets per API key: ``<api key>:<secret>`` pairs, comma-separated
     #: (secrets in the Standard Webhooks ``whsec_<base64>`` form or plain strings).
     webhook_secrets: str = ""
     #: Run the deliverer (webhooks, uploads) in this process.
     deliverer: bool = True
 
-    #: Content safety (API.md 3.2 ``safety``): ``nudenet`` needs the ``safety`` extra;
-    #: ``none`` (or the extra missing) makes tasks that ask for a check fail, never pass unchecked.
+    #: Content safety: ``nudenet`` needs the ``safety`` extra; ``none`` (or the extra
+    #: missing) makes tasks that ask for a check fail, never pass unchecked.
     safety_backend: Literal["nudenet", "none"] = "nudenet"
-    #: A counted class scoring at least this flags a frame; ``safety.tolerance`` uses the tolerant one.
-    safety_threshold: float = Field(default=DEFAULT_THRESHOLD, gt=0, le=1)
-    safety_tolerant_threshold: float = Field(default=DEFAULT_TOLERANT_THRESHOLD, gt=0, le=1)
+    safety_threshold: float = Field(default=SAFETY_THRESHOLD, gt=0, le=1)
+    safety_tolerant_threshold: float = Field(default=SAFETY_TOLERANT_THRESHOLD, gt=0, le=1)
     #: Comma-separated detector classes that count (NudeNet label names).
-    safety_classes: str = ",".join(DEFAULT_CLASSES)
+    safety_classes: str = ",".join(SAFETY_CLASSES)
     #: Extra prompt-filter terms, comma-separated literal words or phrases.
     safety_prompt_terms: str = ""
-    #: Frames per detector call in ``full`` mode (also the most frame copies held).
-    safety_batch_size: int = Field(default=DEFAULT_BATCH_SIZE, ge=1)
+    safety_batch_size: int = Field(default=SAFETY_BATCH_SIZE, ge=1)
     #: onnxruntime threads per check.
     safety_threads: int = Field(default=2, ge=1)
 
-    price_360p: float = 0.02
-    price_540p: float = 0.03
-    price_720p: float = 0.04
-    price_1080p: float = 0.0598
+    price_360p: float = Field(default=0.02, ge=0)
+    price_540p: float = Field(default=0.03, ge=0)
+    price_720p: float = Field(default=0.04, ge=0)
+    price_1080p: float = Field(default=0.0598, ge=0)
+
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, value: str) -> str:
+        known = registered_engines()
+        if value != AUTO_ENGINE and value not in known:
+            raise ValueError(f"unknown engine {value!r}: choose {AUTO_ENGINE} or one of {', '.join(known)}")
+        return value
+
+    @model_validator(mode="after")
+    def _tolerant_not_stricter(self) -> Self:
+        if self.safety_tolerant_threshold < self.safety_threshold:
+            raise ValueError(
+                f"safety_tolerant_threshold ({self.safety_tolerant_threshold}) is stricter than"
+                f" safety_threshold ({self.safety_threshold})"
+            )
+        return self
 
     @cached_property
     def resolved_database_url(self) -> str:
@@ -101,6 +149,7 @@ class Settings(BaseSettings):
 
     @property
     def prices(self) -> dict[str, float]:
+        """USD per second of output, by resolution tier (docs/api.md, "Cost")."""
         return {
             "360p": self.price_360p,
             "540p": self.price_540p,

@@ -24,7 +24,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cinefuse.errors import RequestError
-from cinefuse.schemas.tasks import SEED_MAX, VideoInferenceTask, parse_task
+from cinefuse.schemas.parser import parse_task
+from cinefuse.schemas.tasks import SEED_MAX, VideoInferenceTask
 
 CODE_RE = re.compile(r"^[a-z][A-Za-z]+$")
 MODEL = "pixverse:1@3"

@@ -17,8 +17,8 @@ import itertools
 import os
 import sqlite3
 import time
-import uuid
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +27,16 @@ import pytest
 from sqlalchemy import select
 from tests.conftest import FakeClock
 from tests.delivery.receivers import Call, Receiver, Reply, always, fail_first, hang, ok, receiver
+from tests.factories import new_job, success
 
+from cinefuse.api.results import job_items, result_item
 from cinefuse.delivery import deliverer as deliverer_module
 from cinefuse.delivery.deliverer import Deliverer, DeliverySettings
 from cinefuse.delivery.outbound import OutboundClient, OutboundPolicy
 from cinefuse.jobs.db import make_engine, migrate
-from cinefuse.jobs.models import NewDelivery, NewJob, NewResult
-from cinefuse.jobs.repository import JobRepository, hash_key
+from cinefuse.jobs.models import NewDelivery, ResultFailure
+from cinefuse.jobs.store import JobStore, hash_key
 from cinefuse.jobs.tables import outbox
-from cinefuse.schemas.results import job_items
 from cinefuse.storage.memory import MemoryMediaStore
 
 LOOPBACK = OutboundPolicy.from_setting("127.0.0.1")
@@ -52,20 +53,20 @@ def store() -> MemoryMediaStore:
 
 
 @pytest.fixture
-def live_repo(tmp_path: Path) -> Iterator[JobRepository]:
+def live_repo(tmp_path: Path) -> Iterator[JobStore]:
     """A job store on the real clock, for the threaded delivery loop."""
     engine = make_engine(f"sqlite:///{tmp_path / 'live.db'}")
     migrate(engine)
-    yield JobRepository(engine)
+    yield JobStore(engine)
     engine.dispose()
 
 
-def key_id(repo: JobRepository, name: str = "key-1") -> int:
-    return repo.ensure_keys([name])[hash_key(name)]
+def key_id(repo: JobStore, name: str = "key-1") -> int:
+    return repo.keys.ensure([name])[hash_key(name)]
 
 
 def make_deliverer(
-    repo: JobRepository,
+    repo: JobStore,
     store: MemoryMediaStore,
     *,
     clock: Any = time.time,
@@ -79,7 +80,7 @@ def make_deliverer(
         repo,
         store,
         OutboundClient(policy),
-        store.signed_url,
+        partial(result_item, sign=store.signed_url),
         DeliverySettings(max_tries, backoff, timeout),
         webhook_secret=(secrets or {}).get,
         clock=clock,
@@ -89,20 +90,11 @@ def make_deliverer(
 class Job:
     """A job in the store whose results are finished by hand, each with its outbox rows."""
 
-    def __init__(self, repo: JobRepository, kid: int, results: int = 1) -> None:
+    def __init__(self, repo: JobStore, kid: int, results: int = 1) -> None:
         self.repo = repo
-        new = NewJob(
-            id=uuid.uuid4().hex,
-            key_id=kid,
-            task_uuid=str(uuid.uuid4()),
-            model="pixverse:1@3",
-            request={"positive_prompt": "x"},
-            results=tuple(NewResult(i, str(uuid.uuid4()), 1000 + i) for i in range(results)),
-            created_at=repo.clock(),
-            max_attempts=3,
-        )
-        assert repo.insert_jobs([new]) == [True]
-        claim = repo.claim(new.id, "test-worker", 3600)
+        new = new_job(kid, results=results, seed=1000, created_at=repo.clock())
+        assert repo.jobs.insert([new]) == [True]
+        claim = repo.leases.claim(new.id, "test-worker", 3600)
         assert claim is not None
         self.new, self.claim = new, claim
 
@@ -124,24 +116,16 @@ class Job:
     ) -> str:
         media_key = f"videos/{self.video_uuid(idx)}.mp4"
         store.put_bytes(media_key, data, "video/mp4")
-        values = {
-            "status": "success",
-            "progress": 100,
-            "media_key": media_key,
-            "content_type": "video/mp4",
-            "size_bytes": len(data),
-            "expires_at": self.repo.clock() + TTL,
-            "cost": 0.1,
-        }
-        assert self.repo.finish_result(self.claim, idx, values=values, deliveries=self._rows(idx, webhook, upload))
+        outcome = success(media_key, expires_at=self.repo.clock() + TTL, size_bytes=len(data), cost=0.1)
+        assert self.repo.leases.finish_result(self.claim, idx, outcome, self._rows(idx, webhook, upload))
         return media_key
 
     def fail(self, idx: int, code: str, message: str, *, webhook: str | None = None) -> None:
-        values = {"status": "error", "error_code": code, "error_message": message}
-        assert self.repo.finish_result(self.claim, idx, values=values, deliveries=self._rows(idx, webhook, None))
+        failure = ResultFailure(code, message)
+        assert self.repo.leases.finish_result(self.claim, idx, failure, self._rows(idx, webhook, None))
 
     def _rows(self, idx: int, webhook: str | None, upload: str | None) -> list[NewDelivery]:
-        # The same rows the runner writes (engine/runner.py ``_deliveries``).
+        # The same rows the runner writes (jobs/models.py ``deliveries_for``).
         rows = []
         if upload:
             rows.append(NewDelivery("upload", upload, f"upl_{self.video_uuid(idx)}"))
@@ -150,27 +134,27 @@ class Job:
         return rows
 
     def complete(self) -> None:
-        assert self.repo.complete(self.claim, "success")
+        assert self.repo.leases.complete(self.claim, "success")
 
     def wire(self, store: MemoryMediaStore) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """(data, errors) as getResponse shows them now."""
-        view = self.repo.job_view(self.new.key_id, self.task_uuid)
+        view = self.repo.jobs.view(self.new.key_id, self.task_uuid)
         assert view is not None
         return job_items(self.task_uuid, view, store.signed_url)
 
 
-def outbox_rows(repo: JobRepository) -> dict[str, dict[str, Any]]:
+def outbox_rows(repo: JobStore) -> dict[str, dict[str, Any]]:
     with repo.engine.connect() as conn:
         return {r.delivery_id: dict(r._mapping) for r in conn.execute(select(outbox))}
 
 
-def pump(deliverer: Deliverer, repo: JobRepository, clock: FakeClock, *, max_rounds: int = 100) -> int:
+def pump(deliverer: Deliverer, repo: JobStore, clock: FakeClock, *, max_rounds: int = 100) -> int:
     """Deliver every due row, jumping the fake clock to the next due one, until nothing is
     pending. Returns the number of ``deliver`` calls."""
     calls = 0
 
     async def run_due() -> int:
-        due = repo.claim_deliveries(100, LEASE)
+        due = repo.outbox.claim_due(100, LEASE)
         for row in due:
             await deliverer.deliver(row)
         return len(due)
@@ -214,7 +198,7 @@ def verify_standard_webhook(secret: str, call: Call, tolerance: float = 300) -> 
 
 
 def test_receiver_failing_three_times_gets_the_fourth_call_with_the_same_webhook_id(
-    repo: JobRepository, clock: FakeClock, store: MemoryMediaStore
+    repo: JobStore, clock: FakeClock, store: MemoryMediaStore
 ) -> None:
     job = Job(repo, key_id(repo))
     with receiver(fail_first(3)) as rec:
@@ -232,7 +216,7 @@ def test_receiver_failing_three_times_gets_the_fourth_call_with_the_same_webhook
 
 
 def test_webhook_body_is_the_result_item_exactly_as_get_response_shows_it(
-    repo: JobRepository, clock: FakeClock, store: MemoryMediaStore
+    repo: JobStore, clock: FakeClock, store: MemoryMediaStore
 ) -> None:
     job = Job(repo, key_id(repo), results=2)
     with receiver(ok()) as rec:
@@ -266,7 +250,7 @@ def test_webhook_body_is_the_result_item_exactly_as_get_response_shows_it(
 
 
 def test_webhook_signature_verifies_with_the_standard_webhooks_algorithm(
-    repo: JobRepository, store: MemoryMediaStore
+    repo: JobStore, store: MemoryMediaStore
 ) -> None:
     signed_key, plain_key = key_id(repo, "signed"), key_id(repo, "plain")
     secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
@@ -275,7 +259,7 @@ def test_webhook_signature_verifies_with_the_standard_webhooks_algorithm(
         signed_job.succeed(0, store, webhook=rec.url("/signed"))
         plain_job.succeed(0, store, webhook=rec.url("/plain"))
         deliverer = make_deliverer(repo, store, secrets={signed_key: secret})
-        for row in repo.claim_deliveries(10, LEASE):
+        for row in repo.outbox.claim_due(10, LEASE):
             asyncio.run(deliverer.deliver(row))
         calls = {c.route: c for c in rec.snapshot()}
     verify_standard_webhook(secret, calls["/signed"])
@@ -306,7 +290,7 @@ def test_webhook_signature_verifies_with_the_standard_webhooks_algorithm(
     ids=["tokens", "odd-characters", "presigned"],
 )
 def test_query_parameters_in_the_webhook_url_are_kept_as_given(
-    repo: JobRepository, clock: FakeClock, store: MemoryMediaStore, path: str, query: dict[str, list[str]]
+    repo: JobStore, clock: FakeClock, store: MemoryMediaStore, path: str, query: dict[str, list[str]]
 ) -> None:
     job = Job(repo, key_id(repo))
     with receiver(ok()) as rec:
@@ -318,7 +302,7 @@ def test_query_parameters_in_the_webhook_url_are_kept_as_given(
 
 
 def test_backoff_doubles_from_the_configured_base_and_stops_at_max_tries(
-    repo: JobRepository, clock: FakeClock, store: MemoryMediaStore
+    repo: JobStore, clock: FakeClock, store: MemoryMediaStore
 ) -> None:
     job = Job(repo, key_id(repo))
     msg = f"msg_{job.video_uuid(0)}"
@@ -327,7 +311,7 @@ def test_backoff_doubles_from_the_configured_base_and_stops_at_max_tries(
         deliverer = make_deliverer(repo, store, clock=clock, max_tries=5, backoff=1.0)
         delays = []
         for attempt in range(1, 6):
-            (row,) = repo.claim_deliveries(10, LEASE)
+            (row,) = repo.outbox.claim_due(10, LEASE)
             assert row.attempts == attempt - 1
             sent_at = clock()
             asyncio.run(deliverer.deliver(row))
@@ -335,7 +319,7 @@ def test_backoff_doubles_from_the_configured_base_and_stops_at_max_tries(
             if attempt < 5:
                 assert state["status"] == "pending" and state["last_error"] == "HTTP 503"
                 delays.append(state["next_attempt_at"] - sent_at)
-                assert repo.claim_deliveries(10, LEASE) == []  # not due before its backoff
+                assert repo.outbox.claim_due(10, LEASE) == []  # not due before its backoff
                 clock.advance(delays[-1])
         calls = rec.snapshot()
     assert delays == [1.0, 2.0, 4.0, 8.0]
@@ -354,7 +338,7 @@ def test_default_schedule_is_one_second_doubling_eight_tries_about_four_minutes(
 
 
 def test_receiver_that_never_answers_is_given_up_after_max_tries(
-    repo: JobRepository, clock: FakeClock, store: MemoryMediaStore
+    repo: JobStore, clock: FakeClock, store: MemoryMediaStore
 ) -> None:
     job = Job(repo, key_id(repo))
     with receiver(hang(5.0)) as rec:
@@ -370,13 +354,13 @@ def test_receiver_that_never_answers_is_given_up_after_max_tries(
     state = outbox_rows(repo)[f"msg_{job.video_uuid(0)}"]
     assert state["status"] == "failed" and state["attempts"] == 3 and "timed out" in state["last_error"]
     assert (deliverer.sent, deliverer.failed) == (0, 1)
-    view = repo.job_view(job.new.key_id, job.task_uuid)
+    view = repo.jobs.view(job.new.key_id, job.task_uuid)
     assert view is not None and view.status == "success" and view.results[0].status == "success"
 
 
 @pytest.mark.parametrize("allow", ["", "10.0.0.0/8, 127.0.0.2, example.com"])
 def test_webhook_to_a_private_address_not_allowed_is_refused_and_nothing_arrives(
-    repo: JobRepository, clock: FakeClock, store: MemoryMediaStore, allow: str
+    repo: JobStore, clock: FakeClock, store: MemoryMediaStore, allow: str
 ) -> None:
     job = Job(repo, key_id(repo))
     with receiver(ok()) as rec:
@@ -390,7 +374,7 @@ def test_webhook_to_a_private_address_not_allowed_is_refused_and_nothing_arrives
     assert "refused by the outbound guard" in state["last_error"] and "loopback" in state["last_error"]
 
 
-def test_each_result_gets_its_own_call(repo: JobRepository, clock: FakeClock, store: MemoryMediaStore) -> None:
+def test_each_result_gets_its_own_call(repo: JobStore, clock: FakeClock, store: MemoryMediaStore) -> None:
     job = Job(repo, key_id(repo), results=3)
     with receiver(ok()) as rec:
         for idx in range(3):
@@ -408,14 +392,14 @@ def test_each_result_gets_its_own_call(repo: JobRepository, clock: FakeClock, st
 
 
 def test_upload_is_byte_identical_with_content_length_and_not_chunked_then_the_webhook(
-    repo: JobRepository, clock: FakeClock, store: MemoryMediaStore
+    repo: JobStore, clock: FakeClock, store: MemoryMediaStore
 ) -> None:
     job = Job(repo, key_id(repo))
     video = os.urandom(700_000)
     with receiver(ok()) as rec:
         job.succeed(0, store, video, webhook=rec.url("/hook"), upload=rec.url("/bucket/out.mp4?X-Token=t%2B1"))
         # The webhook waits for the upload: only the upload is due.
-        (first,) = repo.claim_deliveries(10, LEASE)
+        (first,) = repo.outbox.claim_due(10, LEASE)
         assert first.kind == "upload"
         deliverer = make_deliverer(repo, store, clock=clock)
         asyncio.run(deliverer.deliver(first))
@@ -435,7 +419,7 @@ def test_upload_is_byte_identical_with_content_length_and_not_chunked_then_the_w
     ("script", "tries"), [(always(403), 1), (always(500), 3), (always(429), 3)], ids=["403", "500", "429"]
 )
 def test_upload_that_finally_fails_makes_the_result_upload_failed_and_the_webhook_says_so(
-    repo: JobRepository, clock: FakeClock, store: MemoryMediaStore, script: Any, tries: int
+    repo: JobStore, clock: FakeClock, store: MemoryMediaStore, script: Any, tries: int
 ) -> None:
     job = Job(repo, key_id(repo))
     video = os.urandom(50_000)
@@ -458,9 +442,7 @@ def test_upload_that_finally_fails_makes_the_result_upload_failed_and_the_webhoo
     assert rows[f"msg_{job.video_uuid(0)}"]["status"] == "sent"
 
 
-def test_upload_retried_on_5xx_and_429_then_accepted(
-    repo: JobRepository, clock: FakeClock, store: MemoryMediaStore
-) -> None:
+def test_upload_retried_on_5xx_and_429_then_accepted(repo: JobStore, clock: FakeClock, store: MemoryMediaStore) -> None:
     job = Job(repo, key_id(repo))
     video = os.urandom(10_000)
     statuses = iter([500, 429, 502])
@@ -478,7 +460,7 @@ def test_upload_retried_on_5xx_and_429_then_accepted(
 
 
 def test_upload_to_a_refused_address_fails_at_once_and_nothing_arrives(
-    repo: JobRepository, clock: FakeClock, store: MemoryMediaStore
+    repo: JobStore, clock: FakeClock, store: MemoryMediaStore
 ) -> None:
     job = Job(repo, key_id(repo))
     with receiver(ok()) as uploads:
@@ -493,14 +475,14 @@ def test_upload_to_a_refused_address_fails_at_once_and_nothing_arrives(
 # --- the threaded loop, on a real clock -------------------------------------------------------
 
 
-def wait_until_settled(repo: JobRepository, timeout: float) -> dict[str, int]:
+def wait_until_settled(repo: JobStore, timeout: float) -> dict[str, int]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        counts = repo.outbox_counts()
+        counts = repo.outbox.counts()
         if not counts.get("pending") and not counts.get("blocked"):
             return counts
         time.sleep(0.02)
-    raise TimeoutError(f"outbox not settled: {repo.outbox_counts()}")
+    raise TimeoutError(f"outbox not settled: {repo.outbox.counts()}")
 
 
 @pytest.fixture
@@ -510,7 +492,7 @@ def fast_poll(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("fast_poll")
-def test_loop_delays_between_attempts_roughly_double(live_repo: JobRepository, store: MemoryMediaStore) -> None:
+def test_loop_delays_between_attempts_roughly_double(live_repo: JobStore, store: MemoryMediaStore) -> None:
     job = Job(live_repo, key_id(live_repo))
     with receiver(fail_first(4)) as rec:
         job.succeed(0, store, webhook=rec.url())
@@ -527,12 +509,12 @@ def test_loop_delays_between_attempts_roughly_double(live_repo: JobRepository, s
         assert want * 0.9 <= gap <= want + 0.2, (gaps, expected)
     for shorter, longer in itertools.pairwise(gaps):
         assert 1.5 <= longer / shorter <= 2.8, gaps
-    assert live_repo.outbox_counts() == {"sent": 1}
+    assert live_repo.outbox.counts() == {"sent": 1}
 
 
 @pytest.mark.usefixtures("fast_poll")
 def test_loop_delivers_many_rows_once_each_with_two_deliverers_sharing_the_outbox(
-    live_repo: JobRepository, store: MemoryMediaStore
+    live_repo: JobStore, store: MemoryMediaStore
 ) -> None:
     kid = key_id(live_repo)
     expected: set[str] = set()
@@ -554,7 +536,7 @@ def test_loop_delivers_many_rows_once_each_with_two_deliverers_sharing_the_outbo
         calls = rec.snapshot()
     assert {c.header("webhook-id") for c in calls} == expected
     assert len(calls) == len(expected) + 5  # each row once, plus the 5 scripted failures retried
-    assert live_repo.outbox_counts() == {"sent": len(expected)}
+    assert live_repo.outbox.counts() == {"sent": len(expected)}
     assert sum(d.sent for d in pair) == len(expected)
 
 
@@ -565,7 +547,7 @@ def test_pending_calls_survive_a_deliverer_restart_while_the_receiver_is_down(
     url = f"sqlite:///{tmp_path / 'restart.db'}"
     engine = make_engine(url)
     migrate(engine)
-    repo = JobRepository(engine)
+    repo = JobStore(engine)
     down = Receiver().start()
     port = down.port
     down.stop()  # nothing listens on the port the webhooks name
@@ -579,12 +561,12 @@ def test_pending_calls_survive_a_deliverer_restart_while_the_receiver_is_down(
     time.sleep(0.5)  # a few refused tries each
     first.stop()
     engine.dispose()
-    rows = outbox_rows(JobRepository(make_engine(url)))
+    rows = outbox_rows(JobStore(make_engine(url)))
     assert {r["status"] for r in rows.values()} == {"pending"} and all(r["attempts"] >= 1 for r in rows.values())
 
     # A new process: a fresh engine and repository on the same database file.
     engine = make_engine(url)
-    repo = JobRepository(engine)
+    repo = JobStore(engine)
     with receiver(ok(), port=port) as rec:
         second = make_deliverer(repo, store, backoff=0.05, timeout=0.5)
         second.start()
@@ -599,7 +581,7 @@ def test_pending_calls_survive_a_deliverer_restart_while_the_receiver_is_down(
 
 
 @pytest.mark.usefixtures("fast_poll")
-def test_stop_returns_promptly_while_sends_hang(live_repo: JobRepository, store: MemoryMediaStore) -> None:
+def test_stop_returns_promptly_while_sends_hang(live_repo: JobStore, store: MemoryMediaStore) -> None:
     with receiver(hang(10.0)) as rec:
         for _ in range(3):
             Job(live_repo, key_id(live_repo)).succeed(0, store, webhook=rec.url())
@@ -614,9 +596,7 @@ def test_stop_returns_promptly_while_sends_hang(live_repo: JobRepository, store:
 # --- throughput regressions (see bench/bench_deliverer.py) -------------------------------------
 
 
-def test_reading_what_to_send_does_not_wait_for_another_writer(
-    live_repo: JobRepository, store: MemoryMediaStore
-) -> None:
+def test_reading_what_to_send_does_not_wait_for_another_writer(live_repo: JobStore, store: MemoryMediaStore) -> None:
     """Building a webhook or upload only reads the result; SQLite in WAL mode never makes a
     reader wait for a writer. A read that takes the write lock (``BEGIN IMMEDIATE``) queues
     every send behind claims, outcome batches and the API's group commits."""
@@ -624,7 +604,7 @@ def test_reading_what_to_send_does_not_wait_for_another_writer(
     with receiver(ok()) as rec:
         Job(live_repo, kid).succeed(0, store, webhook=rec.url())
         Job(live_repo, kid).succeed(0, store, b"bytes", upload=rec.url("/put"))
-        rows = live_repo.claim_deliveries(10, LEASE)
+        rows = live_repo.outbox.claim_due(10, LEASE)
         assert sorted(r.kind for r in rows) == ["upload", "webhook"]
         deliverer = make_deliverer(live_repo, store)
         writer = sqlite3.connect(str(live_repo.engine.url.database), isolation_level=None, timeout=30)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from cinefuse.errors import ContentFlagged
-from cinefuse.generation.base import Frame
+from cinefuse.media.frames import Frame
 from cinefuse.media.video import encode_frames
 from cinefuse.safety.base import FrameInspector, SafetyPolicy
 from cinefuse.safety.nudenet import (

@@ -3,33 +3,24 @@ and refusing to claim a check when no backend can run it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pytest
 
 from cinefuse.errors import ContentFlagged
-from cinefuse.safety.base import DEFAULT_CLASSES, SafetyPolicy, SafetyUnavailable
+from cinefuse.safety.base import SafetyPolicy, SafetyUnavailable
 from cinefuse.safety.guard import DISABLED_REASON, ContentGuard
 from cinefuse.safety.memory import ScriptedChecker, marked_frame
 from cinefuse.safety.nudenet import NudeNetChecker, missing_reason
+from cinefuse.settings import Settings
 
 CLEAN = "a lighthouse on a cliff at sunset, cinematic"
 EXPLICIT = "a nude woman on a beach"
 IMAGE = "inputs.frameImages[0].inputImage"
 
 
-@dataclass
-class FakeSettings:
-    """The ``Settings`` fields the guard reads, with the proposed defaults."""
-
-    safety_backend: str = "nudenet"
-    safety_threshold: float = 0.6
-    safety_tolerant_threshold: float = 0.8
-    safety_classes: str = ",".join(DEFAULT_CLASSES)
-    safety_prompt_terms: str = ""
-    safety_batch_size: int = 8
-    safety_threads: int = 2
+def FakeSettings(**changes: object) -> Settings:
+    """Real settings with the given safety fields (no environment involved)."""
+    return Settings.model_validate(changes)
 
 
 def guard_with(checker: ScriptedChecker | None) -> ContentGuard:
@@ -154,7 +145,7 @@ def test_backend_none_refuses_checks_with_a_clear_reason() -> None:
 @pytest.mark.parametrize(
     ("changes", "match"),
     [
-        ({"safety_backend": "magic"}, "unknown safety backend"),
+        ({"safety_backend": "magic"}, "safety_backend"),
         ({"safety_classes": "FEMALE_BREAST_EXPOSED,NOT_A_CLASS"}, "unknown safety classes"),
         ({"safety_classes": " , "}, "at least one class"),
         ({"safety_threshold": 0.9}, "stricter"),
@@ -162,9 +153,8 @@ def test_backend_none_refuses_checks_with_a_clear_reason() -> None:
     ],
 )
 def test_from_settings_refuses_misconfiguration(changes: dict[str, object], match: str) -> None:
-    settings = FakeSettings(**changes)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=match):
-        ContentGuard.from_settings(settings)
+        ContentGuard.from_settings(FakeSettings(**changes))
 
 
 def test_missing_extra_makes_the_guard_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 from cinefuse.errors import ContentFlagged
-from cinefuse.generation.base import Frame
+from cinefuse.media.frames import Frame
 from cinefuse.media.video import encode_frames
-from cinefuse.safety.base import DEFAULT_BATCH_SIZE, FrameInspector, SafetyPolicy, SafetyUnavailable
+from cinefuse.safety.base import FrameInspector, SafetyPolicy, SafetyUnavailable
 from cinefuse.safety.memory import ScriptedChecker, marked_frame, marker_of
+from cinefuse.settings import SAFETY_BATCH_SIZE
 
 
 def clip(num_frames: int, height: int = 16, width: int = 16) -> Iterator[Frame]:
@@ -72,7 +73,7 @@ def test_checked_copies_are_taken_as_the_frame_passes() -> None:
 
 
 def test_memory_stays_bounded_by_the_batch() -> None:
-    height, width, num_frames, batch = 360, 640, 48, DEFAULT_BATCH_SIZE
+    height, width, num_frames, batch = 360, 640, 48, SAFETY_BATCH_SIZE
     frame_bytes = height * width * 3
     checker = ScriptedChecker()
     inspector = FrameInspector(checker, SafetyPolicy(), "full", num_frames, batch_size=batch)

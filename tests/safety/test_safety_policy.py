@@ -5,15 +5,13 @@ from __future__ import annotations
 import pytest
 
 from cinefuse.safety.base import (
-    DEFAULT_CLASSES,
-    DEFAULT_THRESHOLD,
-    DEFAULT_TOLERANT_THRESHOLD,
     FAST_MODE_FRAMES,
     SafetyPolicy,
     frames_to_check,
     parse_classes,
     should_check_inputs,
 )
+from cinefuse.settings import SAFETY_CLASSES, SAFETY_THRESHOLD, SAFETY_TOLERANT_THRESHOLD
 
 EXPOSED = "FEMALE_BREAST_EXPOSED"
 
@@ -51,10 +49,10 @@ def test_inputs_are_checked_when_a_mode_is_on_or_asked_for(mode: str, check_inpu
 
 def test_defaults() -> None:
     policy = SafetyPolicy()
-    assert policy.threshold == DEFAULT_THRESHOLD == 0.6
-    assert policy.tolerant_threshold == DEFAULT_TOLERANT_THRESHOLD == 0.8
-    assert policy.classes == frozenset(DEFAULT_CLASSES)
-    assert policy.active_threshold == DEFAULT_THRESHOLD
+    assert policy.threshold == SAFETY_THRESHOLD == 0.6
+    assert policy.tolerant_threshold == SAFETY_TOLERANT_THRESHOLD == 0.8
+    assert policy.classes == frozenset(SAFETY_CLASSES)
+    assert policy.active_threshold == SAFETY_THRESHOLD
 
 
 @pytest.mark.parametrize(
@@ -65,7 +63,7 @@ def test_threshold_and_tolerance(score: float, strict: bool, tolerant: bool) -> 
     policy = SafetyPolicy()
     assert policy.judge({EXPOSED: score}).flagged is strict
     assert policy.with_tolerance(True).judge({EXPOSED: score}).flagged is tolerant
-    assert policy.with_tolerance(True).active_threshold == DEFAULT_TOLERANT_THRESHOLD
+    assert policy.with_tolerance(True).active_threshold == SAFETY_TOLERANT_THRESHOLD
 
 
 def test_only_the_configured_classes_count() -> None:

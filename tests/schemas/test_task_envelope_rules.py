@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
+from cinefuse.api.errors import http_status
 from cinefuse.errors import RequestError
+from cinefuse.schemas.parser import parse_task, task_identity
 from cinefuse.schemas.tasks import (
     AuthenticationTask,
     ImageUploadTask,
     PingTask,
     TaskLookup,
     VideoInferenceTask,
-    parse_task,
-    task_identity,
 )
 
 TASK_UUID = "0b9d3c1e-7a54-4f2b-9c8d-1e2f3a4b5c6d"
@@ -72,7 +72,7 @@ def test_unknown_task_type(task_type: str) -> None:
 def test_non_object_task_is_invalid_payload(raw: Any) -> None:
     error = reject(raw)
     assert error.code == "invalidPayload"
-    assert error.http_status == 400
+    assert http_status(error) == 400
 
 
 # ---------------------------------------------------------------------------- imageUpload

@@ -18,7 +18,8 @@ import pytest
 
 from cinefuse.errors import RequestError
 from cinefuse.models.pixverse import PIXVERSE_V45
-from cinefuse.schemas.tasks import SEED_MAX, FrameImage, VideoInferenceTask, parse_task
+from cinefuse.schemas.parser import parse_task
+from cinefuse.schemas.tasks import SEED_MAX, FrameImage, VideoInferenceTask
 
 MODEL = "pixverse:1@3"
 TASK_UUID = "6f1c2e9a-3b4d-4c5e-8f60-718293a4b5c6"
@@ -438,7 +439,7 @@ def test_unusable_callback_urls_are_invalid(field: str, url: str) -> None:
 
 def test_defaults() -> None:
     parsed = accept(task())
-    assert parsed.task_type == "videoInference"
+    assert type(parsed) is VideoInferenceTask
     assert parsed.task_uuid == TASK_UUID
     assert parsed.model == MODEL
     assert parsed.resolution == "720p"

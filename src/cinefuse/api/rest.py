@@ -12,8 +12,9 @@ from typing import Any
 
 import orjson
 
-from cinefuse.api.tasks import Reply, Session, TaskHandler
-from cinefuse.errors import AuthError, PayloadTooLarge, RequestError
+from cinefuse.api.auth import Session
+from cinefuse.api.tasks import Reply, TaskHandler
+from cinefuse.errors import InvalidApiKey, InvalidJson, PayloadTooLarge, RequestError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -83,7 +84,7 @@ class RestEndpoint:
             try:
                 tasks = orjson.loads(body)
             except orjson.JSONDecodeError as exc:
-                raise RequestError(f"Body is not valid JSON: {exc}", code="invalidJson") from exc
+                raise InvalidJson(f"Body is not valid JSON: {exc}") from exc
         except RequestError as error:
             reply.add_error(error, None, None)
             return reply
@@ -92,6 +93,6 @@ class RestEndpoint:
         if key is not None:
             session.key_id = self.handler.keys.key_id(key)
             if session.key_id is None:
-                reply.add_error(AuthError("Invalid API key.", code="invalidApiKey"), None, None)
+                reply.add_error(InvalidApiKey("Invalid API key."), None, None)
                 return reply
         return await self.handler.handle(tasks, session)

@@ -1,60 +1,54 @@
-"""The task envelope shared by REST and WebSocket (API.md section 1).
+"""The task envelope shared by REST and WebSocket (docs/api.md, "Transport").
 
-``TaskHandler.handle(raw_tasks, session)`` authenticates, validates each task,
-runs the valid ones and returns the ``{"data": [...], "errors": [...]}`` reply plus
-the HTTP status REST should use. Errors are per task: other tasks still run.
+``TaskHandler.handle(raw_tasks, session)`` authenticates, validates each task, runs the
+valid ones and returns the ``{"data": [...], "errors": [...]}`` reply plus the HTTP status
+REST should use. Errors are per task: other tasks still run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-import uuid
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from cinefuse.errors import AuthError, CinefuseError, LoadShed, RequestError
+from cinefuse.api.auth import KeyRing, Session, Sessions
+from cinefuse.api.errors import STATUS_PRIORITY, http_status
+from cinefuse.api.results import UrlSigner, job_items
+from cinefuse.engine.inputs import ImageInputs
+from cinefuse.errors import (
+    CinefuseError,
+    InvalidApiKey,
+    InvalidPayload,
+    MissingApiKey,
+    RateLimitExceeded,
+    TooManyTasks,
+)
 from cinefuse.jobs.service import JobService
-from cinefuse.keys import KeyRing
-from cinefuse.media.inputs import ImageInputs
+from cinefuse.schemas.parser import parse_task, task_identity
 from cinefuse.schemas.tasks import (
     AuthenticationTask,
     ImageUploadTask,
     PingTask,
     TaskLookup,
     VideoInferenceTask,
-    parse_task,
-    task_identity,
 )
-from cinefuse.settings import IMAGE_RETENTION_SECONDS
+from cinefuse.settings import DEFAULT_MAX_TASKS_PER_REQUEST, IMAGE_RETENTION_SECONDS
 
-
-@dataclass
-class Session:
-    """Who is talking: set by an authentication task or the Bearer header."""
-
-    key_id: int | None = None
-    session_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-
-#: Sessions remembered for resume (a resumed session past this is simply a new one).
-MAX_SESSIONS = 100_000
-
-#: When several tasks fail differently, the REST status names the most telling failure.
-_STATUS_PRIORITY = {401: 4, 413: 3, 429: 2, 400: 1}
+Items = list[dict[str, Any]]
 
 
 @dataclass
 class Reply:
-    data: list[dict[str, Any]] = field(default_factory=list)
-    errors: list[dict[str, Any]] = field(default_factory=list)
+    data: Items = field(default_factory=list)
+    errors: Items = field(default_factory=list)
     status: int = 200
 
     def add_error(self, error: CinefuseError, task_type: str | None, task_uuid: str | None) -> None:
         self.errors.append(error.to_wire(task_type, task_uuid))
-        if _STATUS_PRIORITY.get(error.http_status, 0) > _STATUS_PRIORITY.get(self.status, 0):
-            self.status = error.http_status
+        status = http_status(error)
+        if STATUS_PRIORITY.get(status, 0) > STATUS_PRIORITY.get(self.status, 0):
+            self.status = status
 
     def body(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -84,38 +78,47 @@ class TokenBucket:
 
 
 class TaskHandler:
-    def __init__(self, keys: KeyRing, jobs: JobService, images: ImageInputs, *, rate_limit: float = 0.0) -> None:
+    def __init__(
+        self,
+        keys: KeyRing,
+        jobs: JobService,
+        inputs: ImageInputs,
+        sign: UrlSigner,
+        *,
+        rate_limit: float = 0.0,
+        max_tasks: int = DEFAULT_MAX_TASKS_PER_REQUEST,
+    ) -> None:
         self.keys = keys
         self.jobs = jobs
-        self.images = images
+        self.inputs = inputs
+        self.sign = sign
         self.limiter = TokenBucket(rate_limit) if rate_limit > 0 else None
-        # connectionSessionUUID -> key id, for resume; bounded (oldest forgotten first):
-        # REST clients that authenticate in the body make a session per request.
-        self.sessions: OrderedDict[str, int] = OrderedDict()
+        self.max_tasks = max_tasks
+        self.sessions = Sessions()
 
     def authenticate(self, task: AuthenticationTask, session: Session) -> dict[str, Any]:
         """Bind the session to the task's key, or raise ``AuthError``."""
         if not task.api_key:
-            raise AuthError("Missing apiKey in the authentication task.", code="missingApiKey", parameter="apiKey")
+            raise MissingApiKey("Missing apiKey in the authentication task.", parameter="apiKey")
         key_id = self.keys.key_id(task.api_key)
         if key_id is None:
-            raise AuthError("Invalid API key.", code="invalidApiKey", parameter="apiKey")
-        resumed = task.connection_session_uuid
-        if resumed and self.sessions.get(resumed) == key_id:
-            session.session_uuid = resumed
-        session.key_id = key_id
-        self.sessions[session.session_uuid] = key_id
-        self.sessions.move_to_end(session.session_uuid)
-        while len(self.sessions) > MAX_SESSIONS:
-            self.sessions.popitem(last=False)
+            raise InvalidApiKey("Invalid API key.", parameter="apiKey")
+        self.sessions.bind(session, key_id, task.connection_session_uuid)
         return {"taskType": "authentication", "connectionSessionUUID": session.session_uuid}
+
+    def response(self, key_id: int, task_uuid: str) -> tuple[Items, Items]:
+        """getResponse: (data items, error items) for every result of the task."""
+        return job_items(task_uuid, self.jobs.view(key_id, task_uuid), self.sign)
 
     async def handle(self, raw_tasks: Any, session: Session) -> Reply:
         """Answer one message/body. Authentication and pings are handled in order, as
         they come; the other tasks then run concurrently; replies keep the tasks' order."""
         reply = Reply()
         if not isinstance(raw_tasks, list) or not raw_tasks:
-            error = RequestError("The body must be a non-empty JSON array of task objects.", code="invalidPayload")
+            reply.add_error(InvalidPayload("The body must be a non-empty JSON array of task objects."), None, None)
+            return reply
+        if len(raw_tasks) > self.max_tasks:
+            error = TooManyTasks(f"{len(raw_tasks)} tasks in one request; the limit is {self.max_tasks}.")
             reply.add_error(error, None, None)
             return reply
         outcomes: list[Any] = []
@@ -129,12 +132,12 @@ class TaskHandler:
                     outcomes.append((task_type, task_uuid, [{"taskType": "ping", "pong": True}], []))
                 else:
                     if session.key_id is None:
-                        raise AuthError("Missing API key: authenticate first.", code="missingApiKey")
+                        raise MissingApiKey("Missing API key: authenticate first.")
                     if self.limiter and not self.limiter.allow(session.key_id):
-                        raise LoadShed("Rate limit exceeded for this API key.", code="rateLimitExceeded")
+                        raise RateLimitExceeded("Rate limit exceeded for this API key.")
                     if isinstance(task, TaskLookup) and task.task_type == "getResponse":
                         # The polling hot path: one indexed read, answered without a task switch.
-                        outcomes.append((task_type, task_uuid, *self.jobs.response(session.key_id, task.task_uuid)))
+                        outcomes.append((task_type, task_uuid, *self.response(session.key_id, task.task_uuid)))
                     else:
                         outcomes.append((task_type, task_uuid, asyncio.ensure_future(self._run(task, session.key_id))))
             except CinefuseError as error:
@@ -151,14 +154,17 @@ class TaskHandler:
                 reply.add_error(error, task_type, task_uuid)
         return reply
 
-    async def _run(self, task: Any, key_id: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    async def _run(self, task: VideoInferenceTask | ImageUploadTask | TaskLookup, key_id: int) -> tuple[Items, Items]:
         """Run one authenticated task: (data items, error items)."""
         if isinstance(task, VideoInferenceTask):
+            if task.frame_images or task.reference_images:
+                self.jobs.check_capacity(key_id)  # before storing images for a task refused anyway
+                task = await asyncio.to_thread(self.inputs.settle, key_id, task)
             await self.jobs.create(key_id, task)
             return [{"taskType": "videoInference", "taskUUID": task.task_uuid}], []
         if isinstance(task, ImageUploadTask):
-            stored = await asyncio.to_thread(self.images.store_image, key_id, task.image, "image")
-            url = self.images.store.signed_url(stored.record.media_key, int(time.time() + IMAGE_RETENTION_SECONDS))
+            stored = await asyncio.to_thread(self.inputs.store_image, key_id, task.image, "image")
+            url = self.sign(stored.record.media_key, int(time.time() + IMAGE_RETENTION_SECONDS))
             item = {
                 "taskType": "imageUpload",
                 "taskUUID": task.task_uuid,
@@ -166,6 +172,5 @@ class TaskHandler:
                 "imageURL": url,
             }
             return [item], []
-        assert isinstance(task, TaskLookup) and task.task_type == "cancelTask"
         status = self.jobs.cancel(key_id, task.task_uuid)
         return [{"taskType": "cancelTask", "taskUUID": task.task_uuid, "status": status}], []

@@ -22,9 +22,10 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from cinefuse.api.tasks import Reply, Session, TaskHandler
-from cinefuse.errors import AuthError, CinefuseError, RequestError
-from cinefuse.schemas.tasks import task_identity
+from cinefuse.api.auth import Session
+from cinefuse.api.tasks import Reply, TaskHandler
+from cinefuse.errors import CinefuseError, InvalidJson, InvalidPayload, MissingApiKey
+from cinefuse.schemas.parser import task_identity
 
 CLOSE_NORMAL = 1000
 #: How often a socket checks the tasks it watches for finished results (seconds).
@@ -81,7 +82,7 @@ class _Connection:
                 continue
             for task_uuid in list(self.watched):
                 try:
-                    data, _ = self.handler.jobs.response(self.session.key_id, task_uuid)
+                    data, _ = self.handler.response(self.session.key_id, task_uuid)
                 except CinefuseError:
                     self.watched.discard(task_uuid)
                     continue
@@ -115,17 +116,15 @@ def ws_router(handler: TaskHandler, idle_timeout: float, max_message_bytes: int)
                     return
                 raw = message.get("text") or message.get("bytes") or b""
                 if len(raw) > max_message_bytes:
-                    await conn.send_error(RequestError("Message too large.", code="invalidPayload"))
+                    await conn.send_error(InvalidPayload("Message too large."))
                     continue
                 try:
                     tasks = orjson.loads(raw)
                 except orjson.JSONDecodeError as exc:
-                    await conn.send_error(RequestError(f"Message is not valid JSON: {exc}", code="invalidJson"))
+                    await conn.send_error(InvalidJson(f"Message is not valid JSON: {exc}"))
                     continue
                 if not isinstance(tasks, list) or not tasks:
-                    await conn.send_error(
-                        RequestError("A message must be a non-empty JSON array of tasks.", code="invalidPayload")
-                    )
+                    await conn.send_error(InvalidPayload("A message must be a non-empty JSON array of tasks."))
                     continue
                 for task in tasks:
                     if _is_auth_task(task):
@@ -134,7 +133,7 @@ def ws_router(handler: TaskHandler, idle_timeout: float, max_message_bytes: int)
                         isinstance(task, dict) and task.get("taskType") == "ping"
                     ):
                         # The runware SDK waits for an authentication-typed error here.
-                        error = AuthError("Authenticate first.", code="missingApiKey")
+                        error = MissingApiKey("Authenticate first.")
                         reply = Reply()
                         reply.add_error(error, "authentication", task_identity(task)[1])
                         await conn.send_reply(reply)

@@ -1,6 +1,6 @@
 """The deliverer: sends outbox rows (webhook calls, uploads) with retries.
 
-Rows are written in the transaction that finishes a result (``jobs.repository``), so a
+Rows are written in the transaction that finishes a result (``jobs.store``), so a
 crash or restart loses none: the deliverer claims due rows with a short lease, sends
 them concurrently, and records the outcome. Retries back off exponentially
 (``backoff * 2**(attempt-1)``: 1 s, 2 s, 4 s, ... by default) up to ``max_tries``.
@@ -25,14 +25,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
 from cinefuse.delivery.outbound import OutboundClient, OutboundError, OutboundRefused, OutboundTimeout
 from cinefuse.delivery.signing import webhook_headers
-from cinefuse.jobs.models import Delivery, DeliveryOutcome
-from cinefuse.jobs.repository import JobRepository
-from cinefuse.schemas.results import UrlSigner, result_item
+from cinefuse.errors import UploadFailed
+from cinefuse.jobs.models import Delivery, DeliveryOutcome, ResultFailure, ResultView
+from cinefuse.jobs.store import JobStore
 from cinefuse.storage.base import MediaStore
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,11 @@ CONCURRENCY = 32
 IDLE_POLL = 0.25
 #: Outcomes are written in batches: at most this often (seconds) while busy.
 FLUSH_INTERVAL = 0.05
+
+
+#: (taskUUID, result) -> (is it an error?, the wire item): how the API shows a result
+#: (``api.results.result_item``), so a webhook carries exactly what getResponse would.
+ResultRenderer = Callable[[str, ResultView], tuple[bool, dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -68,19 +74,19 @@ class _GiveUp(Exception):
 class Deliverer:
     def __init__(
         self,
-        repo: JobRepository,
-        store: MediaStore,
+        store: JobStore,
+        media: MediaStore,
         outbound: OutboundClient,
-        sign: UrlSigner,
+        render: ResultRenderer,
         settings: DeliverySettings,
         *,
         webhook_secret: Callable[[int], str | None] = lambda key_id: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.repo = repo
         self.store = store
+        self.media = media
         self.outbound = outbound
-        self.sign = sign
+        self.render = render
         self.settings = settings
         self.webhook_secret = webhook_secret
         self.clock = clock
@@ -111,7 +117,7 @@ class Deliverer:
             try:
                 # Only claim what can start soon, so a lease never runs out while queued here.
                 room = CLAIM_BATCH - len(in_flight)
-                due = await asyncio.to_thread(self.repo.claim_deliveries, room, self._lease()) if room > 0 else []
+                due = await asyncio.to_thread(self.store.outbox.claim_due, room, self._lease()) if room > 0 else []
             except Exception:  # the store is unreachable: keep the loop alive
                 log.exception("claiming deliveries failed")
                 due = []
@@ -135,7 +141,7 @@ class Deliverer:
         if not batch:
             return
         try:
-            await asyncio.to_thread(self.repo.record_deliveries, batch)
+            await asyncio.to_thread(self.store.outbox.record, batch)
         except Exception:  # keep them for the next flush; their leases hold them meanwhile
             log.exception("recording %d delivery outcomes failed", len(batch))
             self._outcomes[:0] = batch
@@ -159,7 +165,7 @@ class Deliverer:
     async def deliver(self, delivery: Delivery) -> None:
         """Send one row and record the outcome at once (sent, retry later, or failed)."""
         outcome = await self.attempt(delivery)
-        await asyncio.to_thread(self.repo.record_deliveries, [outcome])
+        await asyncio.to_thread(self.store.outbox.record, [outcome])
 
     async def attempt(self, delivery: Delivery) -> DeliveryOutcome:
         """Send one row; the outcome is for the caller to record."""
@@ -184,14 +190,16 @@ class Deliverer:
         log.warning("%s %s to %s failed: %s", delivery.kind, delivery.delivery_id, delivery.url, reason)
         result_error = None
         if delivery.kind == "upload":
-            result_error = ("uploadFailed", f"Upload to uploadEndpoint failed: {reason}")
+            result_error = ResultFailure.of(
+                UploadFailed(f"Upload to uploadEndpoint failed: {reason}", parameter="uploadEndpoint")
+            )
         return DeliveryOutcome(delivery, "failed", reason, result_error=result_error)
 
     async def _webhook(self, delivery: Delivery) -> None:
-        view = await asyncio.to_thread(self.repo.result_view, delivery.job_id, delivery.result_idx)
+        view = await asyncio.to_thread(self.store.results.get, delivery.job_id, delivery.result_idx)
         if view is None:
             raise _GiveUp("result no longer exists")
-        is_error, item = result_item(delivery.task_uuid, view, self.sign)
+        is_error, item = self.render(delivery.task_uuid, view)
         body = orjson.dumps({"errors": [item]} if is_error else {"data": [item]})
         headers = webhook_headers(delivery.delivery_id, int(self.clock()), body, self.webhook_secret(delivery.key_id))
         status = await self._send("POST", delivery.url, headers, body)
@@ -199,12 +207,11 @@ class Deliverer:
             raise _Retry(f"HTTP {status}")
 
     async def _upload(self, delivery: Delivery) -> None:
-        view = await asyncio.to_thread(self.repo.result_view, delivery.job_id, delivery.result_idx)
-        content_type = await asyncio.to_thread(self.repo.result_content_type, delivery.job_id, delivery.result_idx)
-        if view is None or view.media_key is None or content_type is None:
+        view = await asyncio.to_thread(self.store.results.get, delivery.job_id, delivery.result_idx)
+        if view is None or view.media_key is None or view.content_type is None:
             raise _GiveUp("the result's file is gone")
-        data = await asyncio.to_thread(self.store.read_bytes, view.media_key)
-        status = await self._send("PUT", delivery.url, {"content-type": content_type}, data)
+        data = await asyncio.to_thread(self.media.read_bytes, view.media_key)
+        status = await self._send("PUT", delivery.url, {"content-type": view.content_type}, data)
         if status == 429 or status >= 500:
             raise _Retry(f"HTTP {status}")
         if not 200 <= status < 300:

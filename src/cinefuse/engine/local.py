@@ -1,4 +1,4 @@
-"""The embedded dispatcher: a pool of worker threads that poll the job store.
+"""The embedded dispatcher (``jobs.dispatch.Dispatcher``): worker threads polling the job store.
 
 Used in-process by ``cinefuse serve`` and, with no API, by ``cinefuse worker`` in the
 embedded profile (several processes may share one SQLite file: claims are atomic).
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 
 from cinefuse.engine.runner import RunnerContext, run_job
 
@@ -28,7 +27,6 @@ class LocalWorkerPool:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         ctx.stopping = self._stopping.is_set
-        self.on_job_done: Callable[[str, str | None], None] | None = None
 
     def dispatch(self, job_id: str) -> None:
         with self._wake:
@@ -52,14 +50,11 @@ class LocalWorkerPool:
         while not self._stopping.is_set():
             ran = False
             try:
-                for job_id in self.ctx.repo.next_queued(limit=self.workers):
+                for job_id in self.ctx.store.leases.next_queued(limit=self.workers):
                     if self._stopping.is_set():
                         return
-                    status = run_job(self.ctx, job_id)
-                    if status is not None:
+                    if run_job(self.ctx, job_id) is not None:
                         ran = True
-                        if self.on_job_done:
-                            self.on_job_done(job_id, status)
                         break  # look at the queue afresh: oldest first
             except Exception:  # the store is unreachable: keep the thread alive and retry
                 log.exception("worker loop error")

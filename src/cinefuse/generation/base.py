@@ -2,10 +2,10 @@
 
 Contract
 --------
-``Engine.generate(request, on_step)`` returns an iterator of frames. Each frame is a
-``numpy.ndarray`` of shape ``(request.height, request.width, 3)``, dtype ``uint8``, RGB,
-C-contiguous. Exactly ``request.num_frames`` frames are yielded, in order; the caller
-streams them into the encoder, so an engine must never need to hold the whole clip.
+``Engine.generate(request, on_step)`` returns an iterator of frames (``media.frames.Frame``)
+of shape ``(request.height, request.width, 3)``. Exactly ``request.num_frames`` frames are
+yielded, in order; the caller streams them into the encoder, so an engine must never need
+to hold the whole clip.
 
 ``on_step(step, total)`` is the single progress/cancellation seam (diffusers'
 ``callback_on_step_end`` + ``interrupt``): engines call it after every unit of work
@@ -18,13 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Protocol
 
-import numpy as np
-import numpy.typing as npt
-
-Frame = npt.NDArray[np.uint8]
-MotionMode = Literal["normal", "fast"]
+from cinefuse.media.frames import Frame
+from cinefuse.models.capabilities import MotionMode
 
 
 class GenerationInterrupted(Exception):

@@ -1,42 +1,85 @@
-"""Which engine runs a model on this machine (``CINEFUSE_ENGINE``)."""
+"""Which engines exist, which are usable here, and which one runs a model.
+
+An engine is one module plus one registry line: the module defines an ``EngineSpec`` and
+``pyproject.toml`` names it under the ``cinefuse.engines`` entry points (the settings read
+the same list to refuse an unknown ``CINEFUSE_ENGINE`` when they are loaded). Each spec
+says whether it can run on this machine (``check``: imports, weights, devices), which
+``cinefuse doctor`` reports, and builds the engine (``load``) once per worker process.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from pathlib import Path
+from dataclasses import dataclass
+from importlib.metadata import entry_points
 
 from cinefuse.generation.base import Engine
-
-ENGINE_NAMES = ("preview", "wan", "ltx")
-
-
-#: Optional monocular depth model for the preview engine, under ``CINEFUSE_MODELS_DIR``.
-DEPTH_MODEL = Path("depth") / "midas_small.onnx"
+from cinefuse.settings import AUTO_ENGINE, ENGINE_GROUP, Settings
 
 
-def make_engine(name: str, models_dir: Path | None = None) -> Engine:
-    """Build an engine by name. ``auto`` picks the best engine whose weights are present;
-    today that is always ``preview`` (the neural engines are not built yet). The preview
-    engine uses a local depth model when ``models_dir/depth/midas_small.onnx`` exists."""
-    if name in ("auto", "preview"):
-        from cinefuse.generation.preview import PreviewEngine
-
-        depth = models_dir / DEPTH_MODEL if models_dir else None
-        return PreviewEngine(depth_model=depth if depth and depth.is_file() else None)
-    raise ValueError(f"engine {name!r} is not available on this build (known: {', '.join(ENGINE_NAMES)})")
+class EngineUnavailable(RuntimeError):
+    """The configured engine cannot run here; the message says what is missing."""
 
 
-def engine_provider(name: str, models_dir: Path | None = None) -> Callable[[str], Engine]:
-    """model id -> engine, loaded once on first use and shared (engines are used by one
-    job at a time per thread; the preview engine keeps no per-job state)."""
+@dataclass(frozen=True)
+class Availability:
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """How to find out about, and build, one engine.
+
+    ``rank`` orders engines for ``CINEFUSE_ENGINE=auto``: the available engine with the
+    highest rank runs the models that do not name an engine of their own.
+    """
+
+    name: str
+    rank: int
+    check: Callable[[Settings], Availability]
+    load: Callable[[Settings], Engine]
+
+
+def engine_specs() -> dict[str, EngineSpec]:
+    """Every registered engine, by name."""
+    specs: dict[str, EngineSpec] = {}
+    for point in entry_points(group=ENGINE_GROUP):
+        spec = point.load()
+        if not isinstance(spec, EngineSpec) or spec.name != point.name:
+            raise TypeError(f"entry point {point.name} = {point.value} is not the EngineSpec named {point.name!r}")
+        specs[spec.name] = spec
+    return specs
+
+
+def choose_engine(settings: Settings) -> EngineSpec:
+    """The engine ``settings.engine`` names, or for ``auto`` the best available one.
+    Raises ``EngineUnavailable`` (with the engine's own reason) when it cannot run here."""
+    specs = engine_specs()
+    if settings.engine != AUTO_ENGINE:
+        spec = specs[settings.engine]  # the settings refused unknown names already
+        health = spec.check(settings)
+        if not health.ok:
+            raise EngineUnavailable(f"engine {spec.name} cannot run here: {health.detail}")
+        return spec
+    for spec in sorted(specs.values(), key=lambda s: s.rank, reverse=True):
+        if spec.check(settings).ok:
+            return spec
+    raise EngineUnavailable("no engine can run here (see cinefuse doctor)")
+
+
+def engine_provider(settings: Settings) -> Callable[[str], Engine]:
+    """model id -> engine, chosen at once (so a worker that cannot run fails at start),
+    loaded on first use and shared (engines run one job at a time per worker thread)."""
+    spec = choose_engine(settings)
     lock = threading.Lock()
-    engines: dict[str, Engine] = {}
+    loaded: list[Engine] = []
 
     def engine_for(model_id: str) -> Engine:
         with lock:
-            if model_id not in engines:
-                engines[model_id] = make_engine(name, models_dir)
-            return engines[model_id]
+            if not loaded:
+                loaded.append(spec.load(settings))
+            return loaded[0]
 
     return engine_for

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
@@ -52,11 +53,19 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _json_dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
 def make_engine(url: str) -> Engine:
-    """An engine with the pragmas and transaction mode the job store relies on."""
+    """An engine with the pragmas and transaction mode the job store relies on. JSON
+    columns go through orjson: the stored task is serialised on every submission."""
+    json = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
     if is_sqlite(url):
         Path(sqlite_path(url)).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **json
+        )
         event.listen(engine, "connect", _configure_sqlite)
 
         @event.listens_for(engine, "begin")
@@ -68,7 +77,7 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **json)
 
 
 def migrate(engine: Engine) -> None:

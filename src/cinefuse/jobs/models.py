@@ -1,13 +1,34 @@
-"""Shapes that cross the job store's boundary (stored rows as plain dataclasses)."""
+"""Shapes that cross the job store's boundary: typed rows in, typed rows and outcomes out.
+
+Nothing outside ``jobs/`` sees a column name: writers hand in these values (a
+``ResultSuccess`` or ``ResultFailure`` for a finished result, ``NewDelivery`` rows for the
+outbox), readers get these back.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Literal
+import enum
+from dataclasses import dataclass
+from typing import Literal
+
+from cinefuse.errors import CinefuseError
+from cinefuse.schemas.tasks import VideoInferenceTask
 
 JobStatus = Literal["queued", "running", "success", "error", "cancelled"]
 ResultStatus = Literal["pending", "success", "error"]
-TERMINAL_JOB_STATUSES = ("success", "error", "cancelled")
+DeliveryKind = Literal["webhook", "upload"]
+DeliveryStatus = Literal["pending", "blocked", "sent", "failed"]
+TERMINAL_JOB_STATUSES: tuple[JobStatus, ...] = ("success", "error", "cancelled")
+
+
+class LeaseState(enum.Enum):
+    """What a heartbeat learned about a worker's hold on its job."""
+
+    HELD = "held"
+    #: Still held, but the client asked to cancel: stop, and fail what is left as cancelled.
+    CANCEL_REQUESTED = "cancel"
+    #: Someone else holds the job now (the lease expired): stop and write nothing more.
+    LOST = "lost"
 
 
 @dataclass(frozen=True)
@@ -21,12 +42,14 @@ class NewResult:
 class NewJob:
     id: str
     key_id: int
-    task_uuid: str
-    model: str
-    request: dict[str, Any]
+    task: VideoInferenceTask
     results: tuple[NewResult, ...]
     created_at: float
     max_attempts: int
+
+    @property
+    def task_uuid(self) -> str:
+        return self.task.task_uuid
 
 
 @dataclass(frozen=True)
@@ -42,6 +65,8 @@ class ResultView:
     nsfw: bool | None
     error_code: str | None
     error_message: str | None
+    error_parameter: str | None = None
+    content_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,12 +86,46 @@ class Claim:
     fence: int
     owner: str
     attempts: int
-    request: dict[str, Any]
+    task: VideoInferenceTask
     key_id: int
-    task_uuid: str
-    pending: tuple[int, ...]  # result indices still to produce
-    seeds: dict[int, int] = field(default_factory=dict)
-    video_uuids: dict[int, str] = field(default_factory=dict)
+    #: Results still to produce, in order, with their seed and videoUUID.
+    pending: tuple[NewResult, ...]
+
+    @property
+    def task_uuid(self) -> str:
+        return self.task.task_uuid
+
+    def video_uuid(self, idx: int) -> str:
+        return next(r.video_uuid for r in self.pending if r.idx == idx)
+
+
+@dataclass(frozen=True)
+class ResultSuccess:
+    """A result that produced its video: stored under ``media_key`` until ``expires_at``."""
+
+    media_key: str
+    content_type: str
+    size_bytes: int
+    expires_at: float
+    cost: float | None = None
+    #: None when no safety check ran; False when one ran and passed.
+    nsfw: bool | None = None
+
+
+@dataclass(frozen=True)
+class ResultFailure:
+    """A result that ended in an error, with the wire code and the parameter at fault."""
+
+    code: str
+    message: str
+    parameter: str | None = None
+
+    @classmethod
+    def of(cls, error: CinefuseError) -> ResultFailure:
+        return cls(error.code, error.message, error.parameter)
+
+
+ResultOutcome = ResultSuccess | ResultFailure
 
 
 @dataclass(frozen=True)
@@ -87,7 +146,7 @@ class Delivery:
     id: int
     job_id: str
     result_idx: int
-    kind: Literal["webhook", "upload"]
+    kind: DeliveryKind
     url: str
     delivery_id: str
     attempts: int
@@ -100,7 +159,7 @@ class NewDelivery:
     """A delivery to queue with a finished result. ``blocked`` webhooks wait for the
     result's upload to end (its outcome decides what the webhook reports)."""
 
-    kind: Literal["webhook", "upload"]
+    kind: DeliveryKind
     url: str
     delivery_id: str
     blocked: bool = False
@@ -115,4 +174,17 @@ class DeliveryOutcome:
     status: Literal["sent", "failed", "pending"]
     error: str | None = None
     next_attempt_at: float = 0.0
-    result_error: tuple[str, str] | None = None
+    result_error: ResultFailure | None = None
+
+
+def deliveries_for(task: VideoInferenceTask, video_uuid: str, *, succeeded: bool) -> list[NewDelivery]:
+    """The outbox rows a finished result owes its client, however it ended (a success, an
+    error, a cancel, a sweeper failure). With an upload, the webhook waits for it: the
+    upload's outcome (success, or ``uploadFailed``) is what the webhook must report."""
+    upload = bool(task.upload_endpoint) and succeeded
+    out: list[NewDelivery] = []
+    if upload and task.upload_endpoint:
+        out.append(NewDelivery("upload", task.upload_endpoint, f"upl_{video_uuid}"))
+    if task.webhook_url:
+        out.append(NewDelivery("webhook", task.webhook_url, f"msg_{video_uuid}", blocked=upload))
+    return out

@@ -43,7 +43,7 @@ jobs = Table(
     Column("key_id", Integer, ForeignKey("api_keys.id"), nullable=False),
     Column("task_uuid", String(36), nullable=False),
     Column("model", String(100), nullable=False),
-    Column("request", JSON, nullable=False),  # the validated task (schemas.tasks.VideoInferenceTask)
+    Column("request", JSON, nullable=False),  # the validated task, as ``jobs.codec`` stores it
     Column("status", String(16), nullable=False),  # queued | running | success | error | cancelled
     Column("attempts", Integer, nullable=False, default=0),
     Column("max_attempts", Integer, nullable=False),
@@ -78,6 +78,8 @@ results = Table(
     Column("nsfw", Boolean),
     Column("error_code", String(64)),
     Column("error_message", Text),
+    #: The dotted parameter at fault, for errors found while running (migration 0002).
+    Column("error_parameter", String(200)),
     Column("finished_at", Float),
     Index("ix_results_expires", "expires_at"),
 )
@@ -108,7 +110,7 @@ outbox = Table(
     Column("url", Text, nullable=False),
     Column("delivery_id", String(64), nullable=False, unique=True),  # webhook-id header, stable across retries
     Column("payload", JSON),
-    Column("status", String(16), nullable=False),  # pending | sent | failed
+    Column("status", String(16), nullable=False),  # pending | blocked | sent | failed
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", Float, nullable=False),
     Column("last_error", Text),

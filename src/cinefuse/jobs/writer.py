@@ -15,7 +15,7 @@ import threading
 from concurrent.futures import Future
 
 from cinefuse.jobs.models import NewJob
-from cinefuse.jobs.repository import JobRepository
+from cinefuse.jobs.store.jobs import JobRepository
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +33,19 @@ class BatchWriter:
         self.lock = threading.Lock()
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="cinefuse-writer", daemon=True)
+
+    def start(self) -> None:
         self._thread.start()
 
     def submit(self, job: NewJob) -> Future[bool]:
-        """Queue ``job`` for insertion; the future resolves to False on a taskUUID conflict."""
+        """Queue ``job`` for insertion; the future resolves to False on a taskUUID conflict.
+        Jobs submitted before ``start`` wait for it."""
         future: Future[bool] = Future()
         self._queue.put((job, future))
         return future
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """Write what is queued, then end the thread."""
         self._queue.put(_STOP)
         self._thread.join(timeout=10)
 
@@ -65,7 +69,7 @@ class BatchWriter:
     def _write(self, batch: list[tuple[NewJob, Future[bool]]]) -> None:
         try:
             with self.lock:
-                outcomes = self._repo.insert_jobs([job for job, _ in batch])
+                outcomes = self._repo.insert([job for job, _ in batch])
         except Exception as exc:  # the database is down or full: fail these callers, keep serving
             log.exception("job insert failed for a batch of %d", len(batch))
             for _, future in batch:

@@ -9,7 +9,7 @@ is one of (API.md 3.1, 3.2):
 
 Accepted formats are PNG, JPEG, WEBP, BMP and GIF (first frame); each side must be
 ``MIN_SIDE..MAX_SIDE`` pixels after EXIF orientation, and the encoded file at most
-``MAX_IMAGE_BYTES``. Every rejection is ``invalid_image(message, parameter)`` (code
+``MAX_IMAGE_BYTES``. Every rejection is ``InvalidImage`` (code
 ``invalidImage``) naming the parameter path the caller passes in, so the same checks serve
 the pre-acknowledgement validation and the run-time fetch (which re-raises as
 ``InputImageError``).
@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-from cinefuse.errors import RequestError, invalid_image
+from cinefuse.errors import InvalidImage, RequestError
 
 MIN_SIDE = 300  # pixels, per side, after EXIF orientation (API.md 3.2)
 MAX_SIDE = 4000
@@ -76,36 +76,37 @@ class ImageReference:
 def classify_image_reference(value: str, parameter: str) -> ImageReference:
     """Tell a UUID, an http(s) URL and inline base64 apart; nothing is fetched or decoded.
 
-    Raises ``invalid_image`` naming ``parameter`` for anything else (other URL schemes,
+    Raises ``InvalidImage`` naming ``parameter`` for anything else (other URL schemes,
     empty strings, text that is not base64).
     """
     if not value:
-        raise invalid_image(f"Image at {parameter} is empty.", parameter)
+        raise InvalidImage(f"Image at {parameter} is empty.", parameter=parameter)
     if _UUID_RE.fullmatch(value):
         return ImageReference("uuid", value.lower())
     if _URL_SCHEME_RE.match(value):
         if len(value) > MAX_URL_LENGTH:
-            raise invalid_image(f"Image URL at {parameter} is longer than {MAX_URL_LENGTH} characters.", parameter)
+            raise InvalidImage(
+                f"Image URL at {parameter} is longer than {MAX_URL_LENGTH} characters.", parameter=parameter
+            )
         try:
             host = urlsplit(value).hostname
         except ValueError as exc:  # e.g. an unclosed "[" of an IPv6 literal
-            raise invalid_image(f"Image URL at {parameter} is malformed: {exc}.", parameter) from exc
+            raise InvalidImage(f"Image URL at {parameter} is malformed: {exc}.", parameter=parameter) from exc
         if not host:
-            raise invalid_image(f"Image URL at {parameter} has no host.", parameter)
+            raise InvalidImage(f"Image URL at {parameter} has no host.", parameter=parameter)
         return ImageReference("url", value)
     header = _DATA_URI_RE.match(value)
     if header:
         return ImageReference("inline", value[header.end() :])
     if value.lower().startswith("data:"):
-        raise invalid_image(
+        raise InvalidImage(
             f"Image at {parameter} is a data URI but not of the form data:image/<type>;base64,<data>.",
-            parameter,
+            parameter=parameter,
         )
     if _BASE64_RE.fullmatch(value):
         return ImageReference("inline", value)
-    raise invalid_image(
-        f"Image at {parameter} must be an image UUID, an http(s) URL, a data URI or base64 data.",
-        parameter,
+    raise InvalidImage(
+        f"Image at {parameter} must be an image UUID, an http(s) URL, a data URI or base64 data.", parameter=parameter
     )
 
 
@@ -116,14 +117,14 @@ def decode_base64_image(payload: str, parameter: str) -> bytes:
     ``MAX_IMAGE_BYTES`` before any decoding, so an oversized payload costs no memory.
     """
     if not payload:
-        raise invalid_image(f"Image at {parameter} has no base64 data.", parameter)
+        raise InvalidImage(f"Image at {parameter} has no base64 data.", parameter=parameter)
     estimated = len(payload) * 3 // 4 - payload[-2:].count("=")
     if estimated > MAX_IMAGE_BYTES:
-        raise invalid_image(_too_many_bytes(parameter), parameter)
+        raise InvalidImage(_too_many_bytes(parameter), parameter=parameter)
     try:
         return base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise invalid_image(f"Image at {parameter} is not valid base64: {exc}.", parameter) from exc
+        raise InvalidImage(f"Image at {parameter} is not valid base64: {exc}.", parameter=parameter) from exc
 
 
 def sniff_image_format(data: bytes) -> str | None:
@@ -150,15 +151,17 @@ def load_image(data: bytes, parameter: str) -> npt.NDArray[np.uint8]:
     alpha is composited over white. GIF and animated WEBP give their first frame.
     """
     if len(data) > MAX_IMAGE_BYTES:
-        raise invalid_image(_too_many_bytes(parameter), parameter)
+        raise InvalidImage(_too_many_bytes(parameter), parameter=parameter)
     image_format = sniff_image_format(data)
     if image_format is None:
-        raise invalid_image(f"Image at {parameter} is not a supported image (PNG, JPEG, WEBP, BMP or GIF).", parameter)
+        raise InvalidImage(
+            f"Image at {parameter} is not a supported image (PNG, JPEG, WEBP, BMP or GIF).", parameter=parameter
+        )
     try:
         # formats=[...] keeps PIL from probing the bytes with every other decoder it has.
         image = Image.open(io.BytesIO(data), formats=[image_format])
     except Image.DecompressionBombError as exc:
-        raise invalid_image(f"Image at {parameter} declares too many pixels: {exc}", parameter) from exc
+        raise InvalidImage(f"Image at {parameter} declares too many pixels: {exc}", parameter=parameter) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise _undecodable(parameter, image_format, exc) from exc
     with image:
@@ -167,9 +170,9 @@ def load_image(data: bytes, parameter: str) -> npt.NDArray[np.uint8]:
         # huge canvas is refused without allocating it.
         width, height = _display_size(image)
         if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE):
-            raise invalid_image(
+            raise InvalidImage(
                 f"Image at {parameter} is {width}x{height}; each side must be {MIN_SIDE}..{MAX_SIDE} px.",
-                parameter,
+                parameter=parameter,
             )
         try:
             image.load()
@@ -235,7 +238,7 @@ def _too_many_bytes(parameter: str) -> str:
 
 
 def _undecodable(parameter: str, image_format: str, exc: BaseException) -> RequestError:
-    return invalid_image(
+    return InvalidImage(
         f"Image at {parameter} could not be decoded as {image_format} (corrupt or truncated): {exc}",
-        parameter,
+        parameter=parameter,
     )

@@ -23,14 +23,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
 
 import av
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-OutputFormat = Literal["MP4", "WEBM", "MOV"]
+from cinefuse.models.capabilities import OutputFormat
 
 QUALITY_MIN = 20
 QUALITY_MAX = 99

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 Size = tuple[int, int]
+MotionMode = Literal["normal", "fast"]
+OutputFormat = Literal["MP4", "WEBM", "MOV"]
 
 RESOLUTION_ORDER = ("360p", "540p", "720p", "1080p")
 
@@ -28,7 +31,7 @@ class ModelCapabilities:
     camera_movements: tuple[str, ...]
     effects: tuple[str, ...]
     styles: tuple[str, ...]
-    motion_modes: tuple[str, ...]
+    motion_modes: tuple[MotionMode, ...]
     #: durations allowed per resolution where narrower than ``durations``.
     durations_by_resolution: dict[str, tuple[float, ...]] = field(default_factory=dict)
     #: with cameraMovement, effect or style: the only durations and the largest tier.
@@ -41,7 +44,7 @@ class ModelCapabilities:
     number_results: tuple[int, int] = (1, 4)
     output_quality: tuple[int, int] = (20, 99)
     default_output_quality: int = 95
-    output_formats: tuple[str, ...] = ("MP4", "WEBM", "MOV")
+    output_formats: tuple[OutputFormat, ...] = ("MP4", "WEBM", "MOV")
     output_types: tuple[str, ...] = ("URL",)
     delivery_methods: tuple[str, ...] = ("async",)
     max_frame_images: int = 2

@@ -1,4 +1,4 @@
-"""Model id -> capabilities. cinefuse may register more models later (API.md 3.2)."""
+"""Model id -> capabilities: every model this server answers for."""
 
 from __future__ import annotations
 
@@ -10,3 +10,9 @@ MODELS: dict[str, ModelCapabilities] = {PIXVERSE_V45.model_id: PIXVERSE_V45}
 
 def get_model(model_id: str) -> ModelCapabilities | None:
     return MODELS.get(model_id)
+
+
+def require_model(model_id: str) -> ModelCapabilities:
+    """The capabilities of a model id already validated (a stored task's); ``KeyError`` if
+    the model was removed from this server since the task was accepted."""
+    return MODELS[model_id]

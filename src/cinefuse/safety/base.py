@@ -35,25 +35,11 @@ from typing import Protocol
 
 import numpy as np
 
-from cinefuse.errors import ContentFlagged, TaskFailure
-from cinefuse.generation.base import Frame
+from cinefuse.errors import ContentFlagged, InferenceError
+from cinefuse.media.frames import Frame
 from cinefuse.schemas.tasks import SafetyMode
+from cinefuse.settings import SAFETY_BATCH_SIZE, SAFETY_CLASSES, SAFETY_THRESHOLD, SAFETY_TOLERANT_THRESHOLD
 
-#: Score at or above which a counted class flags a frame (``safety.tolerance`` false).
-DEFAULT_THRESHOLD = 0.6
-#: The more permissive threshold used when the client sets ``safety.tolerance``.
-DEFAULT_TOLERANT_THRESHOLD = 0.8
-#: Classes that count by default: exposed explicit body parts (NudeNet's label names).
-DEFAULT_CLASSES: tuple[str, ...] = (
-    "FEMALE_GENITALIA_EXPOSED",
-    "MALE_GENITALIA_EXPOSED",
-    "FEMALE_BREAST_EXPOSED",
-    "ANUS_EXPOSED",
-    "BUTTOCKS_EXPOSED",
-)
-#: Frames checked per checker call in ``full`` mode; also the most frame copies an
-#: inspector holds at once.
-DEFAULT_BATCH_SIZE = 8
 #: Number of frames ``fast`` mode checks on any clip of at least this many frames.
 FAST_MODE_FRAMES = 3
 
@@ -61,7 +47,7 @@ FLAGGED_OUTPUT_MESSAGE = "The content safety check flagged the generated video; 
 FLAGGED_INPUT_MESSAGE = "The content safety check flagged an input image."
 
 
-class SafetyUnavailable(TaskFailure):
+class SafetyUnavailable(InferenceError):
     """A safety check was requested but cannot be performed (``inferenceError``)."""
 
 
@@ -87,9 +73,9 @@ class SafetyPolicy:
     Thresholds are in ``(0, 1]``, and the tolerant one is never stricter than the normal one.
     """
 
-    threshold: float = DEFAULT_THRESHOLD
-    tolerant_threshold: float = DEFAULT_TOLERANT_THRESHOLD
-    classes: frozenset[str] = frozenset(DEFAULT_CLASSES)
+    threshold: float = SAFETY_THRESHOLD
+    tolerant_threshold: float = SAFETY_TOLERANT_THRESHOLD
+    classes: frozenset[str] = frozenset(SAFETY_CLASSES)
     tolerance: bool = False
 
     def __post_init__(self) -> None:
@@ -192,7 +178,7 @@ class FrameInspector:
         policy: SafetyPolicy,
         mode: SafetyMode,
         num_frames: int,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        batch_size: int = SAFETY_BATCH_SIZE,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")

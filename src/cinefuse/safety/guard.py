@@ -22,11 +22,9 @@ filter alone.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal, Protocol
 
-from cinefuse.generation.base import Frame
+from cinefuse.media.frames import Frame
 from cinefuse.safety.base import (
-    DEFAULT_BATCH_SIZE,
     FrameInspector,
     SafetyChecker,
     SafetyPolicy,
@@ -38,30 +36,10 @@ from cinefuse.safety.base import (
 from cinefuse.safety.nudenet import NUDENET_LABELS, NudeNetChecker, missing_reason
 from cinefuse.safety.prompt_filter import PromptFilter
 from cinefuse.schemas.tasks import SafetyMode
+from cinefuse.settings import SAFETY_BATCH_SIZE, Settings
 
-SafetyBackend = Literal["nudenet", "none"]
-BACKENDS: tuple[SafetyBackend, ...] = ("nudenet", "none")
 NO_BACKEND_REASON = "no content safety backend is configured on this server"
 DISABLED_REASON = "the content safety backend is disabled on this server (CINEFUSE_SAFETY_BACKEND=none)"
-
-
-class SafetySettings(Protocol):
-    """The ``Settings`` fields the guard is built from (``cinefuse.settings.Settings``)."""
-
-    @property
-    def safety_backend(self) -> str: ...
-    @property
-    def safety_threshold(self) -> float: ...
-    @property
-    def safety_tolerant_threshold(self) -> float: ...
-    @property
-    def safety_classes(self) -> str: ...
-    @property
-    def safety_prompt_terms(self) -> str: ...
-    @property
-    def safety_batch_size(self) -> int: ...
-    @property
-    def safety_threads(self) -> int: ...
 
 
 class ContentGuard:
@@ -78,7 +56,7 @@ class ContentGuard:
         *,
         policy: SafetyPolicy | None = None,
         prompt_filter: PromptFilter | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        batch_size: int = SAFETY_BATCH_SIZE,
         unavailable_reason: str = NO_BACKEND_REASON,
     ) -> None:
         if batch_size < 1:
@@ -90,10 +68,10 @@ class ContentGuard:
         self.unavailable_reason = unavailable_reason
 
     @classmethod
-    def from_settings(cls, settings: SafetySettings) -> ContentGuard:
-        """Build from settings; raises ``ValueError`` on a misconfiguration (unknown backend
-        or class, bad thresholds), so the server refuses to start rather than check wrongly.
-        The model itself loads on the first check."""
+    def from_settings(cls, settings: Settings) -> ContentGuard:
+        """Build from settings (which refused bad thresholds and backends already); raises
+        ``ValueError`` for a class the backend does not know, so the server refuses to start
+        rather than check wrongly. The model itself loads on the first check."""
         policy = SafetyPolicy(
             settings.safety_threshold, settings.safety_tolerant_threshold, parse_classes(settings.safety_classes)
         )
@@ -101,8 +79,6 @@ class ContentGuard:
         backend = settings.safety_backend
         if backend == "none":
             return cls(None, policy=policy, prompt_filter=prompt_filter, unavailable_reason=DISABLED_REASON)
-        if backend != "nudenet":
-            raise ValueError(f"unknown safety backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         unknown = sorted(policy.classes - set(NUDENET_LABELS))
         if unknown:
             raise ValueError(f"unknown safety classes {unknown}; NudeNet knows {', '.join(NUDENET_LABELS)}")

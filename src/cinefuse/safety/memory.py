@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from cinefuse.generation.base import Frame
+from cinefuse.media.frames import Frame
 from cinefuse.safety.base import FrameVerdict, SafetyPolicy, as_rgb_frame
 
 #: The class a scripted flag scores, and the score (above every sane threshold).

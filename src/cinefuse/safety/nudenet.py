@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from cinefuse.generation.base import Frame
+from cinefuse.media.frames import Frame
 from cinefuse.safety.base import FrameVerdict, SafetyPolicy, as_rgb_frame
 
 #: The detector's classes, in the order of its output channels (checked against the

@@ -19,13 +19,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from cinefuse.generation.base import Frame, GenerationRequest, StepCallback, no_progress
+from cinefuse.generation.base import GenerationRequest, StepCallback, no_progress
+from cinefuse.generation.registry import Availability, EngineSpec
+from cinefuse.media.frames import Frame
+from cinefuse.settings import Settings
 
 from .camera import homography, subject_motion
 from .director import ClipPlan, check_request, plan_clip
 from .layers import Matrix, Plane, Role, translation, u8
 from .render import Compositor
 
+#: Optional monocular depth model, under ``CINEFUSE_MODELS_DIR``.
+DEPTH_MODEL = Path("depth") / "midas_small.onnx"
 #: Exposure of the simulated shutter, as a fraction of the frame interval (180 degrees).
 SHUTTER = 0.5
 #: Motion blur is skipped below this streak length in pixels (invisible, not free).
@@ -49,6 +54,26 @@ class PreviewEngine:
         check_request(request)
         plan = plan_clip(request, self._depth_model)
         return _render_frames(plan, on_step)
+
+
+def _depth_model(settings: Settings) -> Path | None:
+    path = settings.models_dir / DEPTH_MODEL if settings.models_dir else None
+    return path if path and path.is_file() else None
+
+
+def _check(settings: Settings) -> Availability:
+    depth = _depth_model(settings)
+    return Availability(True, "CPU, no weights" + (f"; depth model {depth}" if depth else ""))
+
+
+#: The registry's entry (``cinefuse.engines`` in pyproject.toml). Ranked lowest: ``auto``
+#: takes it when no neural engine can run.
+SPEC = EngineSpec(
+    name="preview",
+    rank=0,
+    check=_check,
+    load=lambda settings: PreviewEngine(depth_model=_depth_model(settings)),
+)
 
 
 def _render_frames(plan: ClipPlan, on_step: StepCallback) -> Iterator[Frame]:

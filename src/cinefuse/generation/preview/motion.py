@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cinefuse.generation.base import MotionMode
+from cinefuse.models.capabilities import MotionMode
 
 #: Motion speed factor of ``motionMode == "fast"`` (API.md: the same motion, faster).
 FAST_SPEED = 1.6

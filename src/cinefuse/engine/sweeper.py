@@ -1,4 +1,6 @@
-"""Periodic housekeeping: expired leases back to the queue, expired media and images deleted."""
+"""Periodic housekeeping: expired leases back to the queue (or failed), expired media and
+old uploaded images deleted. Safe to run in several processes at once: each step is one
+transaction that skips rows another sweeper holds."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from cinefuse.jobs.repository import JobRepository
+from cinefuse.jobs.store import JobStore
 from cinefuse.settings import IMAGE_RETENTION_SECONDS
 from cinefuse.storage.base import MediaStore
 
@@ -16,39 +18,39 @@ log = logging.getLogger(__name__)
 class Sweeper:
     def __init__(
         self,
-        repo: JobRepository,
-        store: MediaStore,
+        store: JobStore,
+        media: MediaStore,
         interval: float,
         *,
         image_retention: float = IMAGE_RETENTION_SECONDS,
         on_requeue: Callable[[str], None] | None = None,
-        extra: Callable[[], None] | None = None,
+        after_sweep: Callable[[], None] | None = None,
     ) -> None:
-        self.repo = repo
         self.store = store
+        self.media = media
         self.interval = interval
         self.image_retention = image_retention
         self.on_requeue = on_requeue
-        self.extra = extra
+        self.after_sweep = after_sweep
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def sweep_once(self) -> dict[str, int]:
-        requeued, failed = self.repo.requeue_expired()
+        requeued, failed = self.store.leases.requeue_expired()
         for job_id in requeued:
             log.warning("job %s: lease expired, requeued", job_id)
             if self.on_requeue:
                 self.on_requeue(job_id)
-        expired = self.repo.expired_media()
+        expired = self.store.results.expired_media()
         for _, _, media_key in expired:
-            self.store.delete(media_key)
-        self.repo.forget_media([(job_id, idx) for job_id, idx, _ in expired])
-        old_images = self.repo.expired_images(self.repo.clock() - self.image_retention)
+            self.media.delete(media_key)
+        self.store.results.forget_media([(job_id, idx) for job_id, idx, _ in expired])
+        old_images = self.store.images.expired(self.store.clock() - self.image_retention)
         for _, media_key in old_images:
-            self.store.delete(media_key)
-        self.repo.delete_images([u for u, _ in old_images])
-        if self.extra:
-            self.extra()
+            self.media.delete(media_key)
+        self.store.images.delete([u for u, _ in old_images])
+        if self.after_sweep:
+            self.after_sweep()
         return {"requeued": len(requeued), "failed": len(failed), "media": len(expired), "images": len(old_images)}
 
     def start(self) -> None:

@@ -1,10 +1,12 @@
-"""Wire shapes of task results (API.md 3.3): what getResponse and webhooks carry."""
+"""Results as the client sees them (docs/api.md, getResponse): what getResponse, the
+WebSocket push and webhooks carry. The job store's rows become wire JSON only here."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from cinefuse.errors import InferenceError
 from cinefuse.jobs.models import JobView, ResultView
 
 VIDEO_TASK_TYPE = "videoInference"
@@ -20,10 +22,12 @@ def result_item(task_uuid: str, result: ResultView, sign: UrlSigner) -> tuple[bo
             "taskType": VIDEO_TASK_TYPE,
             "taskUUID": task_uuid,
             "status": "error",
-            "code": result.error_code or "inferenceError",
+            "code": result.error_code or InferenceError.code,
             "message": result.error_message or "Inference failed.",
             "videoUUID": result.video_uuid,
         }
+        if result.error_parameter is not None:
+            error["parameter"] = result.error_parameter
         if result.media_key is not None and result.expires_at is not None:
             # uploadFailed: API.md 4.3 keeps the file available at its videoURL.
             error["videoURL"] = sign(result.media_key, int(result.expires_at))
@@ -54,6 +58,7 @@ def result_item(task_uuid: str, result: ResultView, sign: UrlSigner) -> tuple[bo
 
 
 def job_items(task_uuid: str, view: JobView, sign: UrlSigner) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """getResponse: (data items, error items), one item per result, in order."""
     data: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     for result in view.results:

@@ -18,15 +18,17 @@ import numpy as np
 import pytest
 
 from cinefuse.delivery.outbound import OutboundClient, OutboundPolicy
+from cinefuse.engine.inputs import ImageInputs
 from cinefuse.engine.runner import RunnerContext, run_job
-from cinefuse.generation.base import Frame, GenerationRequest, StepCallback, no_progress
+from cinefuse.generation.base import GenerationRequest, StepCallback, no_progress
 from cinefuse.jobs.models import JobView, NewJob, NewResult
-from cinefuse.jobs.repository import JobRepository, hash_key
+from cinefuse.jobs.store import JobStore, hash_key
+from cinefuse.media.frames import Frame
 from cinefuse.media.images import encode_png
-from cinefuse.media.inputs import ImageInputs
 from cinefuse.safety.guard import ContentGuard
 from cinefuse.safety.memory import ScriptedChecker
-from cinefuse.schemas.tasks import VideoInferenceTask, parse_task, task_to_record
+from cinefuse.schemas.parser import parse_task
+from cinefuse.schemas.tasks import VideoInferenceTask
 from cinefuse.storage.memory import MemoryMediaStore
 
 BRIGHT, DARK = 200, 20
@@ -56,17 +58,17 @@ def bright_is_explicit() -> ScriptedChecker:
 
 
 class Harness:
-    def __init__(self, repo: JobRepository, tmp_path: Path, checker: ScriptedChecker | None) -> None:
+    def __init__(self, repo: JobStore, tmp_path: Path, checker: ScriptedChecker | None) -> None:
         self.repo = repo
         self.store = MemoryMediaStore()
         self.engine = FlatEngine()
         self.work_dir = tmp_path / "work"
-        self.key_id = repo.ensure_keys(["k"])[hash_key("k")]
-        self.images = ImageInputs(repo, self.store, OutboundClient(OutboundPolicy.from_setting("")))
+        self.key_id = repo.keys.ensure(["k"])[hash_key("k")]
+        self.images = ImageInputs(repo.images, self.store, OutboundClient(OutboundPolicy.from_setting("")))
         self.ctx = RunnerContext(
-            repo=repo,
-            store=self.store,
-            images=self.images,
+            store=repo,
+            media=self.store,
+            inputs=self.images,
             engine_for=lambda model: self.engine,
             prices={"360p": 0.02},
             work_dir=self.work_dir,
@@ -92,16 +94,14 @@ class Harness:
         job = NewJob(
             uuid.uuid4().hex,
             self.key_id,
-            task.task_uuid,
-            task.model,
-            task_to_record(task),
+            task,
             tuple(NewResult(i, str(uuid.uuid4()), task.result_seed(i)) for i in range(task.number_results)),
             0.0,
             3,
         )
-        self.repo.insert_jobs([job])
+        self.repo.jobs.insert([job])
         run_job(self.ctx, job.id)
-        view = self.repo.job_view(self.key_id, task.task_uuid)
+        view = self.repo.jobs.view(self.key_id, task.task_uuid)
         assert view is not None
         return view
 
@@ -115,7 +115,7 @@ class Harness:
 
 @pytest.mark.parametrize(("mode", "calls"), [("fast", [3]), ("full", [8])])
 def test_a_flagged_result_is_nsfw_and_leaves_nothing_behind(
-    repo: JobRepository, tmp_path: Path, mode: str, calls: list[int]
+    repo: JobStore, tmp_path: Path, mode: str, calls: list[int]
 ) -> None:
     checker = bright_is_explicit()
     harness = Harness(repo, tmp_path, checker)
@@ -131,7 +131,7 @@ def test_a_flagged_result_is_nsfw_and_leaves_nothing_behind(
     ("safety", "calls"), [({"mode": "fast"}, [3]), ({"checkContent": True}, [3]), ({"mode": "full"}, [8] * 10)]
 )
 def test_clean_results_are_checked_and_say_so(
-    repo: JobRepository, tmp_path: Path, safety: dict[str, Any], calls: list[int]
+    repo: JobStore, tmp_path: Path, safety: dict[str, Any], calls: list[int]
 ) -> None:
     checker = bright_is_explicit()
     harness = Harness(repo, tmp_path, checker)
@@ -142,7 +142,7 @@ def test_clean_results_are_checked_and_say_so(
     assert len(harness.stored_videos()) == 1 and harness.files_on_disk() == []
 
 
-def test_each_result_is_judged_on_its_own(repo: JobRepository, tmp_path: Path) -> None:
+def test_each_result_is_judged_on_its_own(repo: JobStore, tmp_path: Path) -> None:
     harness = Harness(repo, tmp_path, bright_is_explicit())
     view = harness.run({"mode": "fast"}, numberResults=2)
     assert [(r.status, r.error_code, r.nsfw) for r in view.results] == [
@@ -152,7 +152,7 @@ def test_each_result_is_judged_on_its_own(repo: JobRepository, tmp_path: Path) -
     assert len(harness.stored_videos()) == 1
 
 
-def test_a_flagged_prompt_fails_the_task_before_generating(repo: JobRepository, tmp_path: Path) -> None:
+def test_a_flagged_prompt_fails_the_task_before_generating(repo: JobStore, tmp_path: Path) -> None:
     checker = ScriptedChecker()
     harness = Harness(repo, tmp_path, checker)
     view = harness.run({"mode": "fast"}, positivePrompt="a nude woman on a beach", numberResults=2)
@@ -160,7 +160,7 @@ def test_a_flagged_prompt_fails_the_task_before_generating(repo: JobRepository, 
     assert harness.engine.requests == [] and checker.calls == []
 
 
-def test_a_flagged_input_image_fails_the_task_before_generating(repo: JobRepository, tmp_path: Path) -> None:
+def test_a_flagged_input_image_fails_the_task_before_generating(repo: JobStore, tmp_path: Path) -> None:
     checker = bright_is_explicit()
     harness = Harness(repo, tmp_path, checker)
     png = encode_png(np.full((360, 640, 3), BRIGHT, np.uint8))
@@ -170,7 +170,7 @@ def test_a_flagged_input_image_fails_the_task_before_generating(repo: JobReposit
     assert harness.engine.requests == [] and checker.calls == [1]
 
 
-def test_no_safety_means_no_check_and_no_nsfw_field(repo: JobRepository, tmp_path: Path) -> None:
+def test_no_safety_means_no_check_and_no_nsfw_field(repo: JobStore, tmp_path: Path) -> None:
     checker = bright_is_explicit()
     harness = Harness(repo, tmp_path, checker)
     (result,) = harness.run().results
@@ -178,7 +178,7 @@ def test_no_safety_means_no_check_and_no_nsfw_field(repo: JobRepository, tmp_pat
     assert checker.calls == []
 
 
-def test_without_a_backend_a_requested_check_is_an_error_not_a_pass(repo: JobRepository, tmp_path: Path) -> None:
+def test_without_a_backend_a_requested_check_is_an_error_not_a_pass(repo: JobStore, tmp_path: Path) -> None:
     harness = Harness(repo, tmp_path, None)
     (result,) = harness.run({"mode": "fast"}).results
     assert (result.status, result.error_code, result.nsfw) == ("error", "inferenceError", None)

@@ -1,0 +1,168 @@
+"""Image inputs of tasks: uploads, inline images, image UUIDs and URLs.
+
+At submission (before the acknowledgement) inline images are decoded, checked and stored
+like uploads, and image UUIDs are verified, so a job row carries only image UUIDs and
+URLs (``settle``). URL images are fetched through the outbound guard when the job runs
+(``load_task_images``). Decoding and pixel checks are ``media.images``'; the records of
+stored images are the job store's; the bytes are the media store's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from cinefuse.delivery.outbound import OutboundClient, OutboundError, OutboundRefused
+from cinefuse.errors import InputImageError, InvalidImage, RequestError
+from cinefuse.jobs.models import ImageRecord
+from cinefuse.jobs.store.images import ImageRepository
+from cinefuse.media.frames import Frame
+from cinefuse.media.images import (
+    MAX_IMAGE_BYTES,
+    classify_image_reference,
+    decode_base64_image,
+    load_image,
+    sniff_image_format,
+)
+from cinefuse.schemas.tasks import FrameImage, ImageInput, VideoInferenceTask
+from cinefuse.storage.base import MediaStore
+
+_EXTENSIONS = {
+    "PNG": ("png", "image/png"),
+    "JPEG": ("jpg", "image/jpeg"),
+    "WEBP": ("webp", "image/webp"),
+    "BMP": ("bmp", "image/bmp"),
+    "GIF": ("gif", "image/gif"),
+}
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    record: ImageRecord
+    pixels: Frame
+
+
+@dataclass(frozen=True)
+class TaskImages:
+    """A task's input images, decoded: by role for the engine, by parameter for the
+    safety check. ``first`` also decides the output size of a frame-image task."""
+
+    first: Frame | None = None
+    last: Frame | None = None
+    references: tuple[Frame, ...] = ()
+    by_parameter: dict[str, Frame] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, task: VideoInferenceTask, load: Callable[[ImageInput], Frame]) -> TaskImages:
+        """Decode every image of ``task`` with ``load`` (which raises on a bad one)."""
+        by_parameter = {image.parameter: load(image) for image in _inputs_of(task)}
+        frames = {f.position: by_parameter[f.image.parameter] for f in task.frame_images}
+        return cls(
+            first=frames.get("first"),
+            last=frames.get("last"),
+            references=tuple(by_parameter[r.parameter] for r in task.reference_images),
+            by_parameter=by_parameter,
+        )
+
+
+def _inputs_of(task: VideoInferenceTask) -> list[ImageInput]:
+    return [f.image for f in task.frame_images] + list(task.reference_images)
+
+
+class ImageInputs:
+    def __init__(self, images: ImageRepository, store: MediaStore, outbound: OutboundClient) -> None:
+        self.images = images
+        self.store = store
+        self.outbound = outbound
+
+    def store_image(self, key_id: int, value: str, parameter: str) -> StoredImage:
+        """Decode, check and keep an image (imageUpload).
+
+        A UUID names an existing image of this key (returned as is); a URL is fetched
+        now. Raises ``InvalidImage`` naming ``parameter``.
+        """
+        ref = classify_image_reference(value, parameter)
+        if ref.kind == "uuid":
+            record = self._record(key_id, ref.value, parameter)
+            return StoredImage(record, self._load_record(record, parameter))
+        data = self._fetch(ref.value, parameter) if ref.kind == "url" else decode_base64_image(ref.value, parameter)
+        return self._keep(key_id, data, parameter)
+
+    def _keep(self, key_id: int, data: bytes, parameter: str) -> StoredImage:
+        """Decode and check ``data``, then store it as a new image of this key."""
+        pixels = load_image(data, parameter)
+        fmt = sniff_image_format(data) or "PNG"
+        ext, content_type = _EXTENSIONS[fmt]
+        image_uuid = str(uuid.uuid4())
+        media_key = f"images/{image_uuid}.{ext}"
+        self.store.put_bytes(media_key, data, content_type)
+        height, width = pixels.shape[:2]
+        record = ImageRecord(image_uuid, key_id, media_key, content_type, width, height)
+        self.images.insert(record)
+        return StoredImage(record, pixels)
+
+    def settle(self, key_id: int, task: VideoInferenceTask) -> VideoInferenceTask:
+        """``task`` with each inline image stored (the task names it by UUID from then on)
+        and each image UUID verified as this key's. URLs stay: they are fetched (and
+        checked) when the job runs. Raises ``InvalidImage`` naming the parameter."""
+
+        def settled(image: ImageInput) -> ImageInput:
+            ref = classify_image_reference(image.value, image.parameter)
+            if ref.kind == "url":
+                return image
+            if ref.kind == "uuid":
+                record = self._record(key_id, ref.value, image.parameter)
+            else:
+                record = self._keep(key_id, decode_base64_image(ref.value, image.parameter), image.parameter).record
+            return ImageInput(record.uuid, image.parameter)
+
+        return replace(
+            task,
+            frame_images=tuple(FrameImage(settled(f.image), f.position) for f in task.frame_images),
+            reference_images=tuple(settled(r) for r in task.reference_images),
+        )
+
+    def load_task_images(self, key_id: int, task: VideoInferenceTask) -> TaskImages:
+        """Every input image of ``task``, decoded, at run time. Raises ``InputImageError``
+        (a task failure) naming the parameter of the first image that fails."""
+        return TaskImages.of(task, lambda image: self.load(key_id, image))
+
+    def load(self, key_id: int, image: ImageInput) -> Frame:
+        """Pixels of one task input at run time. Raises ``InputImageError``."""
+        try:
+            ref = classify_image_reference(image.value, image.parameter)
+            if ref.kind == "uuid":
+                return self._load_record(self._record(key_id, ref.value, image.parameter), image.parameter)
+            if ref.kind == "url":
+                data = self._fetch(ref.value, image.parameter)
+            else:
+                data = decode_base64_image(ref.value, image.parameter)
+            return load_image(data, image.parameter)
+        except RequestError as exc:
+            raise InputImageError.from_request_error(exc) from exc
+
+    def _record(self, key_id: int, image_uuid: str, parameter: str) -> ImageRecord:
+        record = self.images.get(key_id, image_uuid)
+        if record is None:
+            raise InvalidImage(
+                f"Image at {parameter}: no uploaded image {image_uuid} (or it expired).", parameter=parameter
+            )
+        return record
+
+    def _load_record(self, record: ImageRecord, parameter: str) -> Frame:
+        try:
+            data = self.store.read_bytes(record.media_key)
+        except FileNotFoundError as exc:
+            raise InvalidImage(
+                f"Image at {parameter}: image {record.uuid} is no longer stored.", parameter=parameter
+            ) from exc
+        return load_image(data, parameter)
+
+    def _fetch(self, url: str, parameter: str) -> bytes:
+        try:
+            return self.outbound.fetch_sync(url, max_bytes=MAX_IMAGE_BYTES)
+        except OutboundRefused as exc:
+            raise InvalidImage(f"Image URL at {parameter} is not allowed: {exc}.", parameter=parameter) from exc
+        except OutboundError as exc:
+            raise InvalidImage(f"Image URL at {parameter} could not be fetched: {exc}.", parameter=parameter) from exc

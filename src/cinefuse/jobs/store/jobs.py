@@ -1,0 +1,139 @@
+"""Jobs on the API side: submission (group-committed), lookup, queue depth, cancellation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select, update
+
+from cinefuse.errors import TaskCancelled
+from cinefuse.jobs.codec import task_from_record, task_to_record
+from cinefuse.jobs.models import JobStatus, JobView, NewJob, ResultFailure, deliveries_for
+from cinefuse.jobs.store.base import Repository
+from cinefuse.jobs.store.outbox import add_deliveries
+from cinefuse.jobs.store.results import RESULT_VIEW_COLUMNS, failure_values, result_view
+from cinefuse.jobs.tables import jobs, results
+
+#: getResponse's one read: a task's job and its results, in order.
+_VIEW = (
+    select(jobs.c.id, jobs.c.status, *RESULT_VIEW_COLUMNS)
+    .join_from(jobs, results, results.c.job_id == jobs.c.id)
+    .where(jobs.c.key_id == bindparam("key_id"), jobs.c.task_uuid == bindparam("task_uuid"))
+    .order_by(results.c.idx)
+)
+
+
+class JobRepository(Repository):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._view_sql = self.sqlite.compile(_VIEW) if self.sqlite else None
+
+    def insert(self, batch: Sequence[NewJob]) -> list[bool]:
+        """Insert many jobs in one transaction (group commit); per job: inserted, or False
+        when its (key, taskUUID) already exists (``conflictTaskUUID``)."""
+        inserted = [False] * len(batch)
+        with self.engine.begin() as conn:
+            by_key: dict[int, list[str]] = {}
+            for job in batch:
+                by_key.setdefault(job.key_id, []).append(job.task_uuid)
+            existing: set[tuple[int, str]] = set()
+            for key_id, uuids in by_key.items():
+                rows = conn.execute(
+                    select(jobs.c.task_uuid).where(jobs.c.key_id == key_id, jobs.c.task_uuid.in_(uuids))
+                )
+                existing.update((key_id, u) for (u,) in rows)
+            job_rows: list[dict[str, Any]] = []
+            result_rows: list[dict[str, Any]] = []
+            for i, job in enumerate(batch):
+                identity = (job.key_id, job.task_uuid)
+                if identity in existing:
+                    continue
+                existing.add(identity)  # a duplicate later in the same batch conflicts too
+                inserted[i] = True
+                job_rows.append(
+                    {
+                        "id": job.id,
+                        "key_id": job.key_id,
+                        "task_uuid": job.task_uuid,
+                        "model": job.task.model,
+                        "request": task_to_record(job.task),
+                        "status": "queued",
+                        "attempts": 0,
+                        "max_attempts": job.max_attempts,
+                        "fence": 0,
+                        "cancel_requested": False,
+                        "created_at": job.created_at,
+                        "updated_at": job.created_at,
+                    }
+                )
+                result_rows.extend(
+                    {"job_id": job.id, "idx": r.idx, "video_uuid": r.video_uuid, "seed": r.seed,
+                     "status": "pending", "progress": 0}
+                    for r in job.results
+                )  # fmt: skip
+            if job_rows:
+                conn.execute(insert(jobs), job_rows)
+                conn.execute(insert(results), result_rows)
+        return inserted
+
+    def queued_counts(self) -> dict[int, int]:
+        """Queued jobs per key id (load shedding)."""
+        with self.reads() as conn:
+            rows = conn.execute(
+                select(jobs.c.key_id, func.count()).where(jobs.c.status == "queued").group_by(jobs.c.key_id)
+            )
+            return {k: n for k, n in rows}
+
+    def view(self, key_id: int, task_uuid: str) -> JobView | None:
+        """The job and its results, or None if this key never submitted that taskUUID."""
+        params = {"key_id": key_id, "task_uuid": task_uuid}
+        if self.sqlite and self._view_sql:
+            # The getResponse hot path, polled thousands of times a second: on SQLite the
+            # pooled connection's checkout, BEGIN and rollback cost more than the indexed
+            # read itself (bench/bench_api.py: polls/s), so it runs on the raw connection.
+            sql, names = self._view_sql
+            rows: list[Any] = self.sqlite.query(sql, tuple(params[n] for n in names))
+        else:
+            with self.reads() as conn:
+                rows = list(conn.execute(_VIEW, params))
+        if not rows:
+            return None
+        status: JobStatus = rows[0][1]
+        return JobView(rows[0][0], status, tuple(result_view(row[2:]) for row in rows))
+
+    def request_cancel(self, key_id: int, task_uuid: str, message: str) -> JobStatus | None:
+        """Cancel a task of this key. Queued work is dropped at once (pending results become
+        ``taskCancelled``, each with the webhook call it owes); running work is flagged and
+        stops at its next step. Returns the job's status afterwards, or None when the key
+        has no such task."""
+        now = self.clock()
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(jobs.c.id, jobs.c.status, jobs.c.request).where(
+                    jobs.c.key_id == key_id, jobs.c.task_uuid == task_uuid
+                )
+            ).one_or_none()
+            if row is None:
+                return None
+            status: JobStatus = row.status
+            if status == "queued":
+                conn.execute(
+                    update(jobs)
+                    .where(jobs.c.id == row.id, jobs.c.status == "queued")
+                    .values(status="cancelled", cancel_requested=True, updated_at=now)
+                )
+                failure = ResultFailure.of(TaskCancelled(message))
+                cancelled = conn.execute(
+                    update(results)
+                    .where(results.c.job_id == row.id, results.c.status == "pending")
+                    .values(finished_at=now, **failure_values(failure))
+                    .returning(results.c.idx, results.c.video_uuid)
+                ).all()
+                task = task_from_record(row.request)
+                for idx, video_uuid in cancelled:
+                    add_deliveries(conn, row.id, idx, deliveries_for(task, video_uuid, succeeded=False), now)
+                return "cancelled"
+            if status == "running":
+                conn.execute(update(jobs).where(jobs.c.id == row.id).values(cancel_requested=True))
+            return status
