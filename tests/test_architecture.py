@@ -27,6 +27,7 @@ PARTS = {
     "cinefuse": "core",
     "cinefuse.settings": "core",
     "cinefuse.errors": "core",
+    "cinefuse.owners": "core",
     "cinefuse.models": "models",
     "cinefuse.schemas": "schemas",
     "cinefuse.jobs": "jobs",

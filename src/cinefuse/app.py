@@ -49,6 +49,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         services.media.signed_url,
         rate_limit=settings.rate_limit,
         max_tasks=settings.max_tasks_per_request,
+        prices=settings.prices,
     )
 
     @asynccontextmanager
@@ -65,7 +66,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
 
     app = FastAPI(title="cinefuse", lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.include_router(health_router())
-    app.include_router(ws_router(handler, settings.ws_idle_timeout, settings.max_body_bytes))
+    app.include_router(ws_router(handler, settings.ws_idle_timeout, settings.max_body_bytes, settings.ws_stall_timeout))
     if isinstance(services.media, LocalMediaStore):
         app.include_router(media_router(services.media))
     # POST /v1 is answered in front of FastAPI (see api/rest.py); the rest is FastAPI's.

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from cinefuse.jobs.store.keys import KeyRepository, hash_key
@@ -18,34 +20,54 @@ from cinefuse.settings import Settings
 KEY_FILE = "api_key"
 
 
+SECRET_FILE = "media.secret"
+
+
 def configured_keys(settings: Settings) -> tuple[list[str], bool]:
-    """(keys, created): the configured keys, or the data dir's key (created if absent)."""
+    """(keys, created): the configured keys, or the data dir's key (created if absent).
+    Raises ``ValueError`` rather than start with no usable key (a setting of separators
+    only, a blank key file)."""
     if settings.api_keys:
-        return [k.strip() for k in settings.api_keys.split(",") if k.strip()], False
-    path = settings.data_dir / KEY_FILE
-    if path.exists():
-        return [path.read_text().strip()], False
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(32)
-    _write_private(path, key)
-    return [key], True
+        keys = [k.strip() for k in settings.api_keys.split(",") if k.strip()]
+        if not keys:
+            raise ValueError("CINEFUSE_API_KEYS names no key (only separators or blanks)")
+        return keys, False
+    key, created = _read_or_create(settings.data_dir / KEY_FILE, lambda: secrets.token_urlsafe(32))
+    return [key], created
 
 
 def load_or_create_secret(settings: Settings) -> bytes:
-    """The media URL signing secret: configured, or generated once per data dir."""
+    """The media URL signing secret: configured, or generated once per data dir. Raises
+    ``ValueError`` for a blank secret file rather than sign URLs with an empty key."""
     if settings.media_secret:
         return settings.media_secret.encode()
-    path = settings.data_dir / "media.secret"
+    secret, _ = _read_or_create(settings.data_dir / SECRET_FILE, lambda: secrets.token_hex(32))
+    return secret.encode()
+
+
+def _read_or_create(path: Path, make: Callable[[], str]) -> tuple[str, bool]:
+    """(the value in ``path``, whether this call created it). The file appears complete or
+    not at all (written aside, then linked into place), so processes starting together on
+    one data dir all read the same value; a blank file is refused with ``ValueError``."""
+    created = False
     if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        _write_private(path, secrets.token_hex(32))
-    return path.read_text().strip().encode()
-
-
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text + "\n")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        try:
+            with os.fdopen(fd, "w") as handle:  # mkstemp's file is 0600 already
+                handle.write(make() + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(temporary, path)  # fails if another process got there first: read theirs
+            created = True
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(temporary)
+    value = path.read_text().strip()
+    if not value:
+        raise ValueError(f"{path} is empty: remove it to have a new one made, or put a value in it")
+    return value, created
 
 
 def webhook_secrets(settings: Settings, keys: KeyRepository) -> dict[int, str]:

@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     media_secret: str | None = None
     x264_preset: str = "veryfast"
     ws_idle_timeout: float = Field(default=DEFAULT_WS_IDLE_TIMEOUT, gt=0)
+    #: A WebSocket client that leaves its replies unread this long is disconnected (1008).
+    ws_stall_timeout: float = Field(default=30.0, gt=0)
     webhook_max_tries: int = Field(default=8, ge=1)
     webhook_backoff: float = Field(default=1.0, gt=0)
     delivery_timeout: float = Field(default=10.0, gt=0)

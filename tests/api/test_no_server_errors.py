@@ -1,9 +1,9 @@
-"""Property tests: bad input is always a client error, never a crash (API.md section 1: "5xx never
+"""Property tests: bad input is always a client error, never a crash (docs/api.md section 1: "5xx never
 for bad input").
 
 (a) ``parse_task`` on arbitrary JSON-like values, and on valid videoInference tasks with fields
     mutated, added, dropped or given random types, returns a task or raises ``RequestError``
-    with a well-formed code; anything it accepts satisfies API.md 3.2's invariants.
+    with a well-formed code; anything it accepts satisfies docs/api.md 3.2's invariants.
 (b) The real app, in-process over HTTP: random bytes, random JSON and arrays of mutated tasks
     sent to ``POST /v1`` never get a 5xx, and the reply is a well-formed ``data``/``errors``
     envelope whose task-level errors carry the task's ``taskType``/``taskUUID``.
@@ -96,7 +96,7 @@ WIRE_SCALARS = (
 
 FieldPath = tuple[str | int, ...]
 
-#: Where mutations land: every field API.md 3.2 names, at its nesting.
+#: Where mutations land: every field docs/api.md 3.2 names, at its nesting.
 MUTATION_PATHS: list[FieldPath] = [
     ("taskType",),
     ("taskUUID",),
@@ -355,7 +355,7 @@ def check_outcome(raw: Any) -> None:
 
 
 def check_video_invariants(task: VideoInferenceTask) -> None:
-    """What API.md 3.2 guarantees about any accepted videoInference task."""
+    """What docs/api.md 3.2 guarantees about any accepted videoInference task."""
     assert task.model == MODEL
     assert isinstance(task.positive_prompt, str) and 2 <= len(task.positive_prompt) <= 2048
     assert task.negative_prompt is None or 2 <= len(task.negative_prompt) <= 2048
@@ -547,7 +547,7 @@ def test_http_deeply_nested_image_object_is_a_client_error(client: TestClient) -
 
 
 def test_http_task_uuid_echoed_as_sent(client: TestClient) -> None:
-    """API.md 1: every item carries the taskUUID of the task it answers; the SDKs route replies by
+    """docs/api.md 1: every item carries the taskUUID of the task it answers; the SDKs route replies by
     comparing that string, so an upper-case UUID must come back upper-case."""
     task_uuid = str(uuid.uuid4()).upper()
     ack = post(client, orjson.dumps([{**_video(), "taskUUID": task_uuid}]))

@@ -1,4 +1,4 @@
-"""The envelope over both transports (API.md section 1), in-process with the real app."""
+"""The envelope over both transports (docs/api.md section 1), in-process with the real app."""
 
 from __future__ import annotations
 

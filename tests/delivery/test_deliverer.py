@@ -1,4 +1,4 @@
-"""The deliverer against real HTTP receivers on 127.0.0.1 (API.md 4.2, 4.3, 4.4).
+"""The deliverer against real HTTP receivers on 127.0.0.1 (docs/api.md 4.2, 4.3, 4.4).
 
 Real pieces throughout: the SQLite job store and its outbox, an in-memory media store,
 the outbound guard (allowing 127.0.0.1 only where a test says so) and ``Deliverer``.

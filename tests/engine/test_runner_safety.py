@@ -165,7 +165,7 @@ def test_a_flagged_input_image_fails_the_task_before_generating(repo: JobStore, 
     harness = Harness(repo, tmp_path, checker)
     png = encode_png(np.full((360, 640, 3), BRIGHT, np.uint8))
     stored = harness.images.store_image(harness.key_id, base64.b64encode(png).decode(), "inputs.frameImages[0]")
-    view = harness.run({"mode": "fast"}, inputs={"frameImages": [stored.record.uuid]}, seed=SEED + 1)
+    view = harness.run({"mode": "fast"}, inputs={"frameImages": [stored.uuid]}, seed=SEED + 1)
     assert [(r.status, r.error_code) for r in view.results] == [("error", "nsfwContentDetected")]
     assert harness.engine.requests == [] and checker.calls == [1]
 

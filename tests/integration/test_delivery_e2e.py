@@ -1,5 +1,5 @@
 """Webhooks and uploads end to end: a real ``cinefuse serve`` delivering to real receivers on
-127.0.0.1 (API.md 4.2-4.4), including one across a server restart and an S3 presigned PUT
+127.0.0.1 (docs/api.md 4.2-4.4), including one across a server restart and an S3 presigned PUT
 against moto's server.
 
 Every server here renders 360p x 5 s jobs with the preview engine, lets the outbound guard

@@ -34,7 +34,7 @@ RUNWARE_SDK = SCRIPTS / "runware_sdk_client.py"
 WIDTH, HEIGHT = 640, 360  # 360p at 16:9, which is also the test image's aspect ratio
 DURATION_S, FPS = 5, 16
 FRAMES = DURATION_S * FPS
-COST_360P_PER_S = 0.02  # API.md section 5 default
+COST_360P_PER_S = 0.02  # docs/api.md section 5 default
 JOB_SCRIPT_TIMEOUT_S = 1200
 AUTH_CONNECT_TIMEOUT_S = 60
 #: long enough to tell "slow" (server closed the socket: ~122 s) from "hangs"

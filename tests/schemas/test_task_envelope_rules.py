@@ -1,4 +1,4 @@
-"""The task envelope (API.md sections 1-3): taskType dispatch and the small task types.
+"""The task envelope (docs/api.md sections 1-3): taskType dispatch and the small task types.
 
 videoInference's own rules live in ``test_video_inference_rules.py``.
 """

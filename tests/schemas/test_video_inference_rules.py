@@ -1,9 +1,9 @@
-"""Every rule of API.md section 3.2 (videoInference, model ``pixverse:1@3``), one row each.
+"""Every rule of docs/api.md section 3.2 (videoInference, model ``pixverse:1@3``), one row each.
 
 Each negative row sends a task breaking exactly one rule to ``parse_task`` and checks the
-error ``code`` and ``parameter`` (and ``allowedValues`` where API.md's enums apply); the
+error ``code`` and ``parameter`` (and ``allowedValues`` where docs/api.md's enums apply); the
 positive tests pin defaults and normalisation. Enum lists and the size table are copied
-from API.md here on purpose, not imported from ``cinefuse.models``: the test is the
+from docs/api.md here on purpose, not imported from ``cinefuse.models``: the test is the
 spec's side of the contract.
 """
 
@@ -28,7 +28,7 @@ IMG2 = "https://images.example.com/last.png"
 DROP = object()  # sentinel: remove the field
 
 RESOLUTIONS = ["360p", "540p", "720p", "1080p"]
-#: API.md "Sizes": resolution -> [16:9, 4:3, 1:1, 3:4, 9:16]
+#: docs/api.md "Sizes": resolution -> [16:9, 4:3, 1:1, 3:4, 9:16]
 SIZE_TABLE = {
     "360p": [(640, 360), (480, 360), (360, 360), (360, 480), (360, 640)],
     "540p": [(960, 540), (720, 540), (540, 540), (540, 720), (540, 960)],
@@ -398,7 +398,7 @@ def test_unhashable_frame_position_is_invalid_not_a_crash(frame: Any) -> None:
 
 
 def test_image_object_inside_image_object_is_invalid() -> None:
-    """API.md: an item is an image (a string) or ``{"image": <image>, "frame": ...}``; nesting is not a form."""
+    """docs/api.md: an item is an image (a string) or ``{"image": <image>, "frame": ...}``; nesting is not a form."""
     error = reject(task(inputs={"frameImages": [{"image": {"image": IMG}}]}))
     assert (error.code, error.parameter) == ("invalidImage", "inputs.frameImages[0].image")
 
@@ -429,7 +429,7 @@ def test_deeply_nested_image_objects_do_not_crash() -> None:
 )
 @pytest.mark.parametrize("field", ["webhookURL", "uploadEndpoint"])
 def test_unusable_callback_urls_are_invalid(field: str, url: str) -> None:
-    """API.md 3.2: an http(s) URI. Ones with no parseable host would only fail at delivery, after the ack."""
+    """docs/api.md 3.2: an http(s) URI. Ones with no parseable host would only fail at delivery, after the ack."""
     error = reject(task(**{field: url}))
     assert (error.code, error.parameter) == (f"invalid{field[0].upper()}{field[1:]}", field)
 
@@ -527,7 +527,7 @@ def test_boundary_values_are_accepted(field: str, value: Any) -> None:
 
 
 def test_task_uuid_is_kept_as_sent() -> None:
-    # Clients match replies on the exact string (API.md section 1).
+    # Clients match replies on the exact string (docs/api.md section 1).
     assert accept(task(taskUUID=TASK_UUID.upper())).task_uuid == TASK_UUID.upper()
 
 

@@ -3,7 +3,7 @@
 Checks, in order: the signature (403 ``invalidSignature``, also for malformed keys such as
 path-traversal attempts), the expiry (410 ``mediaExpired``), the file (404
 ``mediaNotFound``, e.g. removed by the sweeper). Then the file is sent with the
-``Content-Type`` of its extension and HTTP Range support (API.md 4.1).
+``Content-Type`` of its extension and HTTP Range support (docs/api.md 4.1).
 
 Range handling is Starlette's ``FileResponse``: ``Accept-Ranges: bytes``; a single range
 (``bytes=0-99``, open ``bytes=100-``, suffix ``bytes=-500``) gives 206 with

@@ -29,7 +29,7 @@ def result_item(task_uuid: str, result: ResultView, sign: UrlSigner) -> tuple[bo
         if result.error_parameter is not None:
             error["parameter"] = result.error_parameter
         if result.media_key is not None and result.expires_at is not None:
-            # uploadFailed: API.md 4.3 keeps the file available at its videoURL.
+            # uploadFailed: docs/api.md 4.3 keeps the file available at its videoURL.
             error["videoURL"] = sign(result.media_key, int(result.expires_at))
         return True, error
     if result.status == "pending":

@@ -1,49 +1,81 @@
-"""``GET /v1`` upgraded to a WebSocket: the streaming transport of the task envelope.
+"""``GET /v1`` (also ``/v1/``) upgraded to a WebSocket: the streaming transport of the task envelope.
 
 Rules that keep the official SDKs working (docs/sdk-wire-notes.md):
 
 * The first message must authenticate; a bad key is answered with an ``errors`` item
-  whose ``taskType`` is ``authentication`` (the ``runware`` SDK waits for exactly that).
+  whose ``taskType`` is ``authentication`` (the SDKs wait for exactly that), and the socket
+  stays open.
 * Each task is answered in its own frame, and a frame never mixes ``data`` and
   ``errors`` (``runware-sdk`` drops the data part of a mixed frame).
-* Messages are handled as separate asyncio tasks, so a slow upload never delays a ping.
+* Tasks run as separate asyncio tasks, so a slow upload never delays a ping.
 * After a ``getResponse`` that found work still processing, the socket *watches* that
-  task and pushes its finished results (data frames only) as soon as they exist, so
-  a client waiting on the socket does not need another polling round.
-* A socket idle for ``idle_timeout`` seconds is closed (code 1000).
+  task and pushes its finished results (data frames only) as soon as they exist.
+* ``?dryRun=1`` on the URL makes the whole session a dry run (docs/api.md, "Dry runs").
+
+Limits that keep one client from stalling the server (docs/api.md, "Limits"):
+
+* At most ``MAX_IN_FLIGHT`` tasks of a socket run or wait to send at once. When they are
+  all taken, the socket stops reading (back-pressure); a client that does not read its
+  replies for ``stall_timeout`` seconds is closed with 1008.
+* Before authenticating, a socket may send a few messages a second (a token bucket); a
+  client that sends more is closed with 1008.
+* A socket idle for ``idle_timeout`` seconds is closed with 1000; a disconnect cancels the
+  socket's pending work at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections.abc import Coroutine
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from cinefuse.api.auth import Session
-from cinefuse.api.tasks import Reply, TaskHandler
+from cinefuse.api.tasks import Reply, TaskHandler, is_dry_run
 from cinefuse.errors import CinefuseError, InvalidJson, InvalidPayload, MissingApiKey
 from cinefuse.schemas.parser import task_identity
 
 CLOSE_NORMAL = 1000
+CLOSE_POLICY = 1008
 #: How often a socket checks the tasks it watches for finished results (seconds).
 WATCH_INTERVAL = 0.5
+#: Tasks of one socket running or waiting to send at once.
+MAX_IN_FLIGHT = 64
+#: Messages an unauthenticated socket may send: per second, and at once.
+UNAUTHENTICATED_RATE = 5.0
+UNAUTHENTICATED_BURST = 20.0
 
 
-def _is_auth_task(task: Any) -> bool:
-    return isinstance(task, dict) and task.get("taskType") == "authentication"
+class _ClientStalled(Exception):
+    """The client stopped reading its replies."""
 
 
 class _Connection:
-    def __init__(self, websocket: WebSocket, handler: TaskHandler) -> None:
+    def __init__(self, websocket: WebSocket, handler: TaskHandler, dry_run: bool, stall_timeout: float) -> None:
         self.websocket = websocket
+        self.stall_timeout = stall_timeout
         self.handler = handler
+        self.dry_run = dry_run
         self.session = Session()
         self.send_lock = asyncio.Lock()
+        self.slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self.watched: set[str] = set()
         self.running: set[asyncio.Task[None]] = set()
+        self._tokens, self._last = UNAUTHENTICATED_BURST, time.monotonic()
+
+    def allow_unauthenticated(self) -> bool:
+        """Token bucket for the messages of a socket that has not authenticated yet."""
+        now = time.monotonic()
+        self._tokens = min(UNAUTHENTICATED_BURST, self._tokens + (now - self._last) * UNAUTHENTICATED_RATE)
+        self._last = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
 
     async def send(self, body: dict[str, Any]) -> None:
         async with self.send_lock:
@@ -56,23 +88,36 @@ class _Connection:
         if reply.errors:
             await self.send({"errors": reply.errors})
 
-    async def send_error(self, error: CinefuseError, task_type: str | None = None) -> None:
+    async def send_error(
+        self, error: CinefuseError, task_type: str | None = None, task_uuid: str | None = None
+    ) -> None:
         reply = Reply()
-        reply.add_error(error, task_type, None)
+        reply.add_error(error, task_type, task_uuid)
         await self.send_reply(reply)
 
     async def answer(self, task: Any) -> None:
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-            reply = await self.handler.handle([task], self.session)
+            reply = await self.handler.handle([task], self.session, dry_run=self.dry_run)
             await self.send_reply(reply)
             task_type, task_uuid = task_identity(task)
             if task_type == "getResponse" and task_uuid and any(i.get("status") == "processing" for i in reply.data):
                 self.watched.add(task_uuid.lower())
 
-    def spawn(self, coro: Any) -> None:
-        job: asyncio.Task[None] = asyncio.create_task(coro)
+    async def run(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Start ``coro`` in one of the socket's slots; wait (not reading) while all are
+        taken, and raise ``_ClientStalled`` when none frees up in time."""
+        try:
+            await asyncio.wait_for(self.slots.acquire(), timeout=self.stall_timeout)
+        except TimeoutError:
+            coro.close()
+            raise _ClientStalled from None
+        job = asyncio.create_task(coro)
         self.running.add(job)
-        job.add_done_callback(self.running.discard)
+        job.add_done_callback(self._finished)
+
+    def _finished(self, job: asyncio.Task[None]) -> None:
+        self.running.discard(job)
+        self.slots.release()
 
     async def watch(self) -> None:
         """Push finished results of watched tasks (see the module docstring)."""
@@ -93,55 +138,69 @@ class _Connection:
                             await self.send({"data": data})
 
     def close(self) -> None:
-        for job in self.running:
+        for job in list(self.running):
             job.cancel()
 
 
-def ws_router(handler: TaskHandler, idle_timeout: float, max_message_bytes: int) -> APIRouter:
+def ws_router(handler: TaskHandler, idle_timeout: float, max_message_bytes: int, stall_timeout: float) -> APIRouter:
     router = APIRouter()
 
-    @router.websocket("/v1")
     async def socket(websocket: WebSocket) -> None:
         await websocket.accept()
-        conn = _Connection(websocket, handler)
-        conn.spawn(conn.watch())
+        dry_run = is_dry_run(websocket.query_params.get("dryRun"))
+        conn = _Connection(websocket, handler, dry_run, stall_timeout)
+        watcher = asyncio.create_task(conn.watch())
         try:
-            while True:
-                try:
-                    message = await asyncio.wait_for(websocket.receive(), timeout=idle_timeout)
-                except TimeoutError:
-                    await websocket.close(code=CLOSE_NORMAL, reason="idle timeout")
-                    return
-                if message["type"] == "websocket.disconnect":
-                    return
-                raw = message.get("text") or message.get("bytes") or b""
-                if len(raw) > max_message_bytes:
-                    await conn.send_error(InvalidPayload("Message too large."))
-                    continue
-                try:
-                    tasks = orjson.loads(raw)
-                except orjson.JSONDecodeError as exc:
-                    await conn.send_error(InvalidJson(f"Message is not valid JSON: {exc}"))
-                    continue
-                if not isinstance(tasks, list) or not tasks:
-                    await conn.send_error(InvalidPayload("A message must be a non-empty JSON array of tasks."))
-                    continue
-                for task in tasks:
-                    if _is_auth_task(task):
-                        await conn.answer(task)  # in order: later tasks need the session's key
-                    elif conn.session.key_id is None and not (
-                        isinstance(task, dict) and task.get("taskType") == "ping"
-                    ):
-                        # The runware SDK waits for an authentication-typed error here.
-                        error = MissingApiKey("Authenticate first.")
-                        reply = Reply()
-                        reply.add_error(error, "authentication", task_identity(task)[1])
-                        await conn.send_reply(reply)
-                    else:
-                        conn.spawn(conn.answer(task))
+            await _serve(conn, idle_timeout, max_message_bytes)
         except WebSocketDisconnect:
             return
+        except _ClientStalled:
+            with contextlib.suppress(Exception):
+                await websocket.close(code=CLOSE_POLICY, reason="replies not read: too many pending")
         finally:
+            watcher.cancel()
             conn.close()
 
+    # The JavaScript SDK's URL may end in a slash: both forms are the same endpoint.
+    router.add_api_websocket_route("/v1", socket)
+    router.add_api_websocket_route("/v1/", socket)
     return router
+
+
+async def _serve(conn: _Connection, idle_timeout: float, max_message_bytes: int) -> None:
+    websocket = conn.websocket
+    while True:
+        try:
+            message = await asyncio.wait_for(websocket.receive(), timeout=idle_timeout)
+        except TimeoutError:
+            await websocket.close(code=CLOSE_NORMAL, reason="idle timeout")
+            return
+        if message["type"] == "websocket.disconnect":
+            return
+        if conn.session.key_id is None and not conn.allow_unauthenticated():
+            await websocket.close(code=CLOSE_POLICY, reason="authenticate first: too many messages")
+            return
+        raw = message.get("text") or message.get("bytes") or b""
+        if len(raw) > max_message_bytes:
+            await conn.send_error(InvalidPayload("Message too large."))
+            continue
+        try:
+            tasks = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            await conn.send_error(InvalidJson(f"Message is not valid JSON: {exc}"))
+            continue
+        if not isinstance(tasks, list) or not tasks:
+            await conn.send_error(InvalidPayload("A message must be a non-empty JSON array of tasks."))
+            continue
+        if len(tasks) > conn.handler.max_tasks:
+            await conn.send_reply(await conn.handler.handle(tasks, conn.session))  # refused, naming the limit
+            continue
+        for task in tasks:
+            task_type, task_uuid = task_identity(task)
+            if task_type == "authentication":
+                await conn.answer(task)  # in order: later tasks need the session's key
+            elif conn.session.key_id is None and task_type != "ping":
+                # The runware SDK waits for an authentication-typed error here.
+                await conn.send_error(MissingApiKey("Authenticate first."), "authentication", task_uuid)
+            else:
+                await conn.run(conn.answer(task))

@@ -5,10 +5,10 @@ crash or restart loses none: the deliverer claims due rows with a short lease, s
 them concurrently, and records the outcome. Retries back off exponentially
 (``backoff * 2**(attempt-1)``: 1 s, 2 s, 4 s, ... by default) up to ``max_tries``.
 
-* Webhooks (API.md 4.2): POST ``{"data":[item]}`` or ``{"errors":[item]}`` built from the
+* Webhooks (docs/api.md 4.2): POST ``{"data":[item]}`` or ``{"errors":[item]}`` built from the
   result as it stands when sent (so it reports an upload's outcome); any non-2xx,
   timeout or network error is retried; a URL the outbound guard refuses is given up at once.
-* Uploads (API.md 4.3): PUT of the raw file with its Content-Type and an explicit
+* Uploads (docs/api.md 4.3): PUT of the raw file with its Content-Type and an explicit
   Content-Length; retried on 5xx, 429, timeouts and network errors; any other failure,
   or running out of tries, turns the result into ``uploadFailed`` (the file stays at
   its videoURL). A result's webhook waits until its upload has ended.
@@ -29,11 +29,12 @@ from typing import Any
 
 import orjson
 
-from cinefuse.delivery.outbound import OutboundClient, OutboundError, OutboundRefused, OutboundTimeout
+from cinefuse.delivery.outbound import OutboundClient, OutboundError, OutboundRefused, OutboundTimeout, loggable_url
 from cinefuse.delivery.signing import webhook_headers
 from cinefuse.errors import UploadFailed
 from cinefuse.jobs.models import Delivery, DeliveryOutcome, ResultFailure, ResultView
 from cinefuse.jobs.store import JobStore
+from cinefuse.owners import dead_here, new_owner
 from cinefuse.storage.base import MediaStore
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ class Deliverer:
         self.settings = settings
         self.webhook_secret = webhook_secret
         self.clock = clock
+        self.owner = new_owner()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.sent = 0  # counters for benchmarks and tests
@@ -99,8 +101,17 @@ class Deliverer:
     # ---------------------------------------------------------------- lifecycle
 
     def start(self) -> None:
+        released = self.release_orphans()
+        if released:
+            log.info("retrying %d deliveries a dead deliverer of this host was sending", released)
         self._thread = threading.Thread(target=lambda: asyncio.run(self.run()), name="cinefuse-deliverer", daemon=True)
         self._thread.start()
+
+    def release_orphans(self) -> int:
+        """Make due at once the deliveries that deliverers of this host, now dead (a
+        killed server), were sending: they are retried now, not when their claims expire."""
+        owners = [owner for owner in self.store.outbox.claim_owners() if dead_here(owner)]
+        return self.store.outbox.release_claims(owners)
 
     def stop(self) -> None:
         self._stop.set()
@@ -117,7 +128,11 @@ class Deliverer:
             try:
                 # Only claim what can start soon, so a lease never runs out while queued here.
                 room = CLAIM_BATCH - len(in_flight)
-                due = await asyncio.to_thread(self.store.outbox.claim_due, room, self._lease()) if room > 0 else []
+                due = (
+                    await asyncio.to_thread(self.store.outbox.claim_due, room, self._lease(), self.owner)
+                    if room > 0
+                    else []
+                )
             except Exception:  # the store is unreachable: keep the loop alive
                 log.exception("claiming deliveries failed")
                 due = []
@@ -187,7 +202,7 @@ class Deliverer:
 
     def _give_up(self, delivery: Delivery, reason: str) -> DeliveryOutcome:
         self.failed += 1
-        log.warning("%s %s to %s failed: %s", delivery.kind, delivery.delivery_id, delivery.url, reason)
+        log.warning("%s %s to %s failed: %s", delivery.kind, delivery.delivery_id, loggable_url(delivery.url), reason)
         result_error = None
         if delivery.kind == "upload":
             result_error = ResultFailure.of(

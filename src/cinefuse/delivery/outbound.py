@@ -1,4 +1,4 @@
-"""The outbound guard: the one way server-side requests leave cinefuse (API.md 4.4).
+"""The outbound guard: the one way server-side requests leave cinefuse (docs/api.md 4.4).
 
 Image URL fetches, webhook calls and result uploads all go through ``OutboundClient``, so
 a client cannot point the server at its own loopback, the private network around it, or
@@ -277,6 +277,17 @@ def _ip_literal(host: str) -> IPAddress | None:
 def origin(url: httpx.URL) -> str:
     """``scheme://host[:port]``: what error messages and logs may show of a URL."""
     return f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}"
+
+
+def loggable_url(url: str) -> str:
+    """``scheme://host[:port]/path``: a client's URL as logs may show it. The query (presigned
+    signatures, tokens) and any user info are left out: they are credentials."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError):
+        return "<invalid URL>"
+    host = parsed.host + (f":{parsed.port}" if parsed.port else "")
+    return f"{parsed.scheme}://{host}{parsed.path}"
 
 
 def _parse(url: str | httpx.URL) -> httpx.URL:

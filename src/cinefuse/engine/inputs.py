@@ -25,6 +25,7 @@ from cinefuse.media.images import (
     load_image,
     sniff_image_format,
 )
+from cinefuse.media.memory import DECODE_SLOTS, release_freed_memory
 from cinefuse.schemas.tasks import FrameImage, ImageInput, VideoInferenceTask
 from cinefuse.storage.base import MediaStore
 
@@ -35,12 +36,6 @@ _EXTENSIONS = {
     "BMP": ("bmp", "image/bmp"),
     "GIF": ("gif", "image/gif"),
 }
-
-
-@dataclass(frozen=True)
-class StoredImage:
-    record: ImageRecord
-    pixels: Frame
 
 
 @dataclass(frozen=True)
@@ -66,6 +61,12 @@ class TaskImages:
         )
 
 
+def _decode(data: bytes, parameter: str) -> Frame:
+    """``media.images.load_image`` within the process's decode slots (a few at a time)."""
+    with DECODE_SLOTS:
+        return load_image(data, parameter)
+
+
 def _inputs_of(task: VideoInferenceTask) -> list[ImageInput]:
     return [f.image for f in task.frame_images] + list(task.reference_images)
 
@@ -76,46 +77,52 @@ class ImageInputs:
         self.store = store
         self.outbound = outbound
 
-    def store_image(self, key_id: int, value: str, parameter: str) -> StoredImage:
+    def store_image(self, key_id: int, value: str, parameter: str) -> ImageRecord:
         """Decode, check and keep an image (imageUpload).
 
-        A UUID names an existing image of this key (returned as is); a URL is fetched
-        now. Raises ``InvalidImage`` naming ``parameter``.
+        A UUID names an existing image of this key (returned as is, after checking it
+        still decodes); a URL is fetched now. Raises ``InvalidImage`` naming ``parameter``.
         """
         ref = classify_image_reference(value, parameter)
         if ref.kind == "uuid":
             record = self._record(key_id, ref.value, parameter)
-            return StoredImage(record, self._load_record(record, parameter))
+            self._load_record(record, parameter)
+            return record
         data = self._fetch(ref.value, parameter) if ref.kind == "url" else decode_base64_image(ref.value, parameter)
         return self._keep(key_id, data, parameter)
 
-    def _keep(self, key_id: int, data: bytes, parameter: str) -> StoredImage:
+    def _keep(self, key_id: int, data: bytes, parameter: str) -> ImageRecord:
         """Decode and check ``data``, then store it as a new image of this key."""
-        pixels = load_image(data, parameter)
+        width, height = self.check(data, parameter)
         fmt = sniff_image_format(data) or "PNG"
         ext, content_type = _EXTENSIONS[fmt]
         image_uuid = str(uuid.uuid4())
         media_key = f"images/{image_uuid}.{ext}"
         self.store.put_bytes(media_key, data, content_type)
-        height, width = pixels.shape[:2]
         record = ImageRecord(image_uuid, key_id, media_key, content_type, width, height)
         self.images.insert(record)
-        return StoredImage(record, pixels)
+        return record
 
-    def settle(self, key_id: int, task: VideoInferenceTask) -> VideoInferenceTask:
+    def settle(self, key_id: int, task: VideoInferenceTask, *, keep: bool = True) -> VideoInferenceTask:
         """``task`` with each inline image stored (the task names it by UUID from then on)
         and each image UUID verified as this key's. URLs stay: they are fetched (and
-        checked) when the job runs. Raises ``InvalidImage`` naming the parameter."""
+        checked) when the job runs. Raises ``InvalidImage`` naming the parameter.
+
+        ``keep=False`` (a dry run) checks the same and changes nothing: inline images are
+        decoded but not stored, and verified UUIDs keep their retention."""
 
         def settled(image: ImageInput) -> ImageInput:
             ref = classify_image_reference(image.value, image.parameter)
             if ref.kind == "url":
                 return image
             if ref.kind == "uuid":
-                record = self._record(key_id, ref.value, image.parameter)
-            else:
-                record = self._keep(key_id, decode_base64_image(ref.value, image.parameter), image.parameter).record
-            return ImageInput(record.uuid, image.parameter)
+                record = self._record(key_id, ref.value, image.parameter, touch=keep)
+                return ImageInput(record.uuid, image.parameter)
+            data = decode_base64_image(ref.value, image.parameter)
+            if not keep:
+                self.check(data, image.parameter)
+                return image
+            return ImageInput(self._keep(key_id, data, image.parameter).uuid, image.parameter)
 
         return replace(
             task,
@@ -138,12 +145,32 @@ class ImageInputs:
                 data = self._fetch(ref.value, image.parameter)
             else:
                 data = decode_base64_image(ref.value, image.parameter)
-            return load_image(data, image.parameter)
+            return _decode(data, image.parameter)
         except RequestError as exc:
             raise InputImageError.from_request_error(exc) from exc
 
-    def _record(self, key_id: int, image_uuid: str, parameter: str) -> ImageRecord:
-        record = self.images.get(key_id, image_uuid)
+    def check(self, data: bytes, parameter: str) -> tuple[int, int]:
+        """Decode and check an image, keeping nothing; returns its (width, height).
+
+        The pixels are dropped at once and their memory handed back to the system: a
+        burst of large inputs must not leave the server hundreds of megabytes bigger."""
+        try:
+            height, width = _decode(data, parameter).shape[:2]
+        finally:
+            release_freed_memory()
+        return width, height
+
+    def check_upload(self, key_id: int, value: str, parameter: str) -> None:
+        """What ``store_image`` checks, changing nothing (a dry run's imageUpload)."""
+        ref = classify_image_reference(value, parameter)
+        if ref.kind == "uuid":
+            self._record(key_id, ref.value, parameter, touch=False)
+        else:
+            data = self._fetch(ref.value, parameter) if ref.kind == "url" else decode_base64_image(ref.value, parameter)
+            self.check(data, parameter)
+
+    def _record(self, key_id: int, image_uuid: str, parameter: str, *, touch: bool = True) -> ImageRecord:
+        record = self.images.get(key_id, image_uuid, touch=touch)
         if record is None:
             raise InvalidImage(
                 f"Image at {parameter}: no uploaded image {image_uuid} (or it expired).", parameter=parameter
@@ -157,7 +184,7 @@ class ImageInputs:
             raise InvalidImage(
                 f"Image at {parameter}: image {record.uuid} is no longer stored.", parameter=parameter
             ) from exc
-        return load_image(data, parameter)
+        return _decode(data, parameter)
 
     def _fetch(self, url: str, parameter: str) -> bytes:
         try:

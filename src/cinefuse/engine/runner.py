@@ -15,7 +15,6 @@ import os
 import shutil
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from cinefuse.jobs.models import (
 )
 from cinefuse.jobs.store import JobStore
 from cinefuse.media.video import encode_frames, extension
+from cinefuse.owners import new_owner, process_alive
 from cinefuse.safety.guard import ContentGuard
 from cinefuse.schemas.tasks import VideoInferenceTask
 from cinefuse.storage.base import MediaStore
@@ -45,11 +45,6 @@ log = logging.getLogger(__name__)
 #: Progress is written at most this often (seconds); heartbeats also at lease/3.
 PROGRESS_INTERVAL = 1.0
 CANCELLED_MESSAGE = "Task cancelled by the client."
-
-
-def default_owner() -> str:
-    """``host:pid:random``: names the worker in the job row's lease."""
-    return f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 @dataclass
@@ -67,7 +62,7 @@ class RunnerContext:
     job_timeout: float = 3_600.0
     default_ttl: int = 86_400
     x264_preset: str = "veryfast"
-    owner: str = field(default_factory=default_owner)
+    owner: str = field(default_factory=new_owner)
     #: Set by the pool on shutdown: running jobs give their lease back.
     stopping: Callable[[], bool] = lambda: False
     #: Content safety. The default has no backend: tasks that ask for a check fail with
@@ -147,21 +142,11 @@ def clean_stale_work_dirs(work_dir: Path) -> int:
         return 0
     for entry in work_dir.iterdir():
         pid_text = entry.name.split("-", 1)[0]
-        if not entry.is_dir() or not pid_text.isdigit() or _alive(int(pid_text)):
+        if not entry.is_dir() or not pid_text.isdigit() or process_alive(int(pid_text)):
             continue
         shutil.rmtree(entry, ignore_errors=True)
         removed += 1
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _render(

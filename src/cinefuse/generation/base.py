@@ -41,7 +41,7 @@ class GenerationRequest:
     """Everything an engine needs for one result (one seed).
 
     Sizes are final output sizes in pixels; ``num_frames = duration * fps``.
-    ``motion_mode`` is the *effective* mode: API.md's silent fallback to ``normal``
+    ``motion_mode`` is the *effective* mode: docs/api.md's silent fallback to ``normal``
     (8 s or 1080p) has already been applied by the caller. Images are decoded RGB
     ``uint8`` arrays at their own size (EXIF orientation applied); engines resize.
     """

@@ -63,10 +63,21 @@ class JobService:
         if self.queue_limit and self._queued.get(key_id, 0) >= self.queue_limit:
             raise QueueFull(f"Too many queued tasks for this API key (limit {self.queue_limit}).")
 
+    def _reserve(self, key_id: int) -> None:
+        """Count the task before its write is awaited, so concurrent tasks of one body or
+        message cannot all pass the limit; ``_unreserve`` when the task is refused."""
+        with self._lock:
+            self.check_capacity(key_id)
+            self._queued[key_id] = self._queued.get(key_id, 0) + 1
+
+    def _unreserve(self, key_id: int) -> None:
+        with self._lock:
+            self._queued[key_id] = max(self._queued.get(key_id, 1) - 1, 0)
+
     async def create(self, key_id: int, task: VideoInferenceTask) -> str:
         """Accept a validated task durably and dispatch it; returns its job id. Raises
         ``QueueFull`` or ``ConflictTaskUUID``."""
-        self.check_capacity(key_id)
+        self._reserve(key_id)
         job = NewJob(
             id=new_job_id(),
             key_id=key_id,
@@ -75,16 +86,24 @@ class JobService:
             created_at=self.clock(),
             max_attempts=self.max_attempts,
         )
-        if not await asyncio.wrap_future(self.writer.submit(job)):
+        try:
+            inserted = await asyncio.wrap_future(self.writer.submit(job))
+        except BaseException:
+            self._unreserve(key_id)
+            raise
+        if not inserted:
+            self._unreserve(key_id)
             raise ConflictTaskUUID(f"taskUUID {task.task_uuid} was already used by this API key.", parameter="taskUUID")
-        with self._lock:
-            self._queued[key_id] = self._queued.get(key_id, 0) + 1
         self.dispatcher.dispatch(job.id)
         return job.id
 
+    def find(self, key_id: int, task_uuid: str) -> JobView | None:
+        """The task's job and results, or None for a UUID this key never used."""
+        return self.store.jobs.view(key_id, task_uuid)
+
     def view(self, key_id: int, task_uuid: str) -> JobView:
         """The task's job and results; ``TaskNotFound`` for a UUID this key never used."""
-        view = self.store.jobs.view(key_id, task_uuid)
+        view = self.find(key_id, task_uuid)
         if view is None:
             raise TaskNotFound(f"No task {task_uuid} for this API key.", parameter="taskUUID")
         return view

@@ -113,6 +113,8 @@ outbox = Table(
     Column("status", String(16), nullable=False),  # pending | blocked | sent | failed
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", Float, nullable=False),
+    #: The deliverer sending it now (``owners.new_owner``), until it records the outcome.
+    Column("claimed_by", String(100)),
     Column("last_error", Text),
     Column("created_at", Float, nullable=False),
     Index("ix_outbox_due", "status", "next_attempt_at"),

@@ -1,7 +1,7 @@
 """Image inputs: classify a reference, decode it, and turn it into an RGB array.
 
 An image input (``imageUpload.image``, ``inputs.frameImages[i]``, ``inputs.referenceImages[i]``)
-is one of (API.md 3.1, 3.2):
+is one of (docs/api.md 3.1, 3.2):
 
 * the UUID of an image uploaded earlier,
 * an ``http://`` / ``https://`` URL (fetched through the outbound guard, not here),
@@ -34,7 +34,7 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from cinefuse.errors import InvalidImage, RequestError
 
-MIN_SIDE = 300  # pixels, per side, after EXIF orientation (API.md 3.2)
+MIN_SIDE = 300  # pixels, per side, after EXIF orientation (docs/api.md 3.2)
 MAX_SIDE = 4000
 MAX_IMAGE_BYTES = 20 * 1024 * 1024  # encoded size ("at most 20 MB")
 MAX_URL_LENGTH = 2048  # longer "URLs" are refused rather than fetched

@@ -2,7 +2,7 @@
 
 ``VideoEncoder`` is fed RGB frames one at a time and never holds more than the
 codec's own look-ahead, so a clip of any length costs constant memory.
-Formats (API.md ``outputFormat``):
+Formats (docs/api.md ``outputFormat``):
 
 =======  ==========  =========  =============================================
 format   container   codec      notes
@@ -77,7 +77,7 @@ class VideoEncoder:
     """Streaming encoder: ``with VideoEncoder(...) as enc: enc.write(frame)``.
 
     Frames must be ``(height, width, 3)`` uint8 RGB. Width and height must be even
-    (every size in API.md is). The file is complete only after ``close()``.
+    (every size in docs/api.md is). The file is complete only after ``close()``.
     """
 
     def __init__(

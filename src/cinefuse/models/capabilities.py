@@ -75,7 +75,7 @@ class ModelCapabilities:
 
     def size_for_image(self, resolution: str, width: int, height: int) -> Size:
         """Output size at ``resolution`` for a first frame image of ``width`` x ``height``:
-        its aspect ratio snapped to the nearest one the model has (API.md 3.2)."""
+        its aspect ratio snapped to the nearest one the model has (docs/api.md 3.2)."""
         return self.size_for(resolution, self.nearest_aspect(width, height))
 
     def allowed_durations(self, resolution: str) -> tuple[float, ...]:

@@ -1,4 +1,4 @@
-"""PixVerse V4.5 (``pixverse:1@3``) as documented by the platform (API.md section 3.2)."""
+"""PixVerse V4.5 (``pixverse:1@3``) as documented by the platform (docs/api.md section 3.2)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ in order, judged by ``policy``. ``prepare(frame)`` returns an *owned* copy, poss
 smaller, that ``check_frames`` judges exactly as it would judge the original: it lets
 the :class:`FrameInspector` keep small copies instead of full frames.
 
-Who checks what (API.md 3.2, ``safety.*``)
+Who checks what (docs/api.md 3.2, ``safety.*``)
 ------------------------------------------
 * ``mode`` ``fast``: the first, middle and last frame; ``full``: every frame (batched);
   ``none``: nothing. ``checkContent: true`` arrives here already turned into ``fast``.

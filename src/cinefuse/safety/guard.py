@@ -1,6 +1,6 @@
 """``ContentGuard``: the one safety object the runner holds (built once per worker process).
 
-Runner contract (API.md 3.2 ``safety.*``, section 2 ``nsfwContentDetected``):
+Runner contract (docs/api.md 3.2 ``safety.*``, section 2 ``nsfwContentDetected``):
 
 1. Before generating, ``check_request(...)``: the positive prompt (when a mode is on) and
    the input images (when a mode is on or ``checkInputs``). Raises

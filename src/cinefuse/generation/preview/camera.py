@@ -1,4 +1,4 @@
-"""The virtual camera: poses, plane homographies and the 21 camera paths of API.md.
+"""The virtual camera: poses, plane homographies and the 21 camera paths of docs/api.md.
 
 A :class:`Pose` is the camera's displacement from rest: a position (world units, x right,
 y down, z forward), yaw/pitch/roll (radians; yaw > 0 turns left, pitch > 0 tilts down) and
@@ -27,7 +27,7 @@ from cinefuse.models.pixverse import CAMERA_MOVEMENTS
 from .layers import Matrix, Plane, Scene, f64
 from .motion import FAST_SPEED, Clock
 
-#: The values API.md section 3.2 allows, from the model's capability description.
+#: The values docs/api.md section 3.2 allows, from the model's capability description.
 CAMERA_MOVES: tuple[str, ...] = CAMERA_MOVEMENTS
 
 #: Sideways/vertical camera travel, as a fraction of the frame width the subject shifts by.
@@ -250,13 +250,15 @@ def _quick(p: float) -> float:
 
 
 def _truck(sx: float, sy: float) -> Callable[[Rig], Path]:
+    """Sideways or vertical travel: the same world distance either way, so every depth
+    shifts on screen as far vertically as it does sideways. Going down over a ground, the
+    camera starts above its resting height by what the ground's clearance cannot give, so
+    it travels the full distance and still stops well above the ground (fast mode too)."""
+
     def build(rig: Rig) -> Path:
         travel = rig.truck_distance()
-        # Vertical moves shift the subject by the same fraction of the frame *height*;
-        # going down, the camera stops well above the ground (fast mode included).
-        rise = travel * rig.height / rig.width
-        down = min(rise, DESCENT_LIMIT * rig.clearance / FAST_SPEED) if sy > 0 else rise
-        return lambda p: Shot(Pose(x=sx * travel * p, y=sy * down * p))
+        start = min(0.0, DESCENT_LIMIT * rig.clearance - travel * FAST_SPEED) if sy > 0 else 0.0
+        return lambda p: Shot(Pose(x=sx * travel * p, y=start + sy * travel * p))
 
     return build
 

@@ -42,7 +42,7 @@ from .procedural import plan_scene
 from .prompt import SceneTraits, read_prompt
 from .styles import STYLES, StyleFilter, hold_frames
 
-#: Smallest frame side the renderer accepts (API.md's smallest is 360).
+#: Smallest frame side the renderer accepts (docs/api.md's smallest is 360).
 MIN_SIDE = 16
 #: Camera moves that need a subject to exist (they move or track it).
 SUBJECT_MOVES = frozenset({"left_follow", "right_follow", "fix_bg", "hitchcock", "camera_rotation"})

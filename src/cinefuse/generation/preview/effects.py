@@ -1,4 +1,4 @@
-"""The 20 ``effect`` templates of API.md as parametric animations of the subject.
+"""The 20 ``effect`` templates of docs/api.md as parametric animations of the subject.
 
 An effect is planned once per clip (:func:`build_effect`) from the scene's subject layers
 and the seed, then asked for one :class:`Animation` per frame: canonical-space matrices
@@ -27,7 +27,7 @@ from .camera import Pose
 from .layers import FloatImage, Image, Layer, Matrix, Role, Scene, f32
 from .motion import clamp01, smoothstep
 
-#: The values API.md section 3.2 allows, from the model's capability description.
+#: The values docs/api.md section 3.2 allows, from the model's capability description.
 EFFECTS: tuple[str, ...] = PIXVERSE_EFFECTS
 #: Interaction templates: they need two subjects (two halves of a single one otherwise).
 PAIR_EFFECTS = frozenset({"hug your love", "kiss kiss"})

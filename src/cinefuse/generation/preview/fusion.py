@@ -1,4 +1,4 @@
-"""Reference images fused into one scene (API.md ``inputs.referenceImages``, up to 3).
+"""Reference images fused into one scene (docs/api.md ``inputs.referenceImages``, up to 3).
 
 Each reference's main subject is cut out (:func:`.depth.foreground`) and stood in the
 scene on its own plane; where they stand, how big and in which order is a layout drawn

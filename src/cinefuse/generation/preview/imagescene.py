@@ -72,7 +72,7 @@ CUTOUT_FADE = 0.08
 
 
 def fit_image(image: Image, width: int, height: int) -> Image:
-    """Resize a frame image to the output size (API.md: the output takes the first image's
+    """Resize a frame image to the output size (docs/api.md: the output takes the first image's
     aspect ratio, so this is at most a slight stretch)."""
     if image.shape[1] == width and image.shape[0] == height:
         return np.ascontiguousarray(image)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from cinefuse.models.capabilities import MotionMode
 
-#: Motion speed factor of ``motionMode == "fast"`` (API.md: the same motion, faster).
+#: Motion speed factor of ``motionMode == "fast"`` (docs/api.md: the same motion, faster).
 FAST_SPEED = 1.6
 #: Fraction of the clip over which styles/effects fade in after (or out before) a keyframe.
 KEYFRAME_RAMP = 0.22

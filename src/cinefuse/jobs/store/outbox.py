@@ -39,9 +39,10 @@ def _outbox_row(job_id: str, idx: int, delivery: NewDelivery, now: float) -> dic
 
 
 class OutboxRepository(Repository):
-    def claim_due(self, limit: int, lease_seconds: float) -> list[Delivery]:
+    def claim_due(self, limit: int, lease_seconds: float, owner: str | None = None) -> list[Delivery]:
         """Due deliveries, each pushed ``lease_seconds`` into the future so that no other
-        deliverer sends it meanwhile (a crash mid-send just makes it due again)."""
+        deliverer sends it meanwhile (a crash mid-send just makes it due again), and marked
+        as ``owner``'s until its outcome is recorded."""
         now = self.clock()
         with self.engine.begin() as conn:
             rows = conn.execute(
@@ -66,7 +67,7 @@ class OutboxRepository(Repository):
                 conn.execute(
                     update(outbox)
                     .where(outbox.c.id.in_([r.id for r in rows]))
-                    .values(next_attempt_at=now + lease_seconds)
+                    .values(next_attempt_at=now + lease_seconds, claimed_by=owner)
                 )
         return [
             Delivery(r.id, r.job_id, r.result_idx, r.kind, r.url, r.delivery_id, r.attempts, r.key_id, r.task_uuid)
@@ -81,7 +82,12 @@ class OutboxRepository(Repository):
         with self.engine.begin() as conn:
             for o in outcomes:
                 d = o.delivery
-                values: dict[str, Any] = {"status": o.status, "attempts": d.attempts + 1, "last_error": o.error}
+                values: dict[str, Any] = {
+                    "status": o.status,
+                    "attempts": d.attempts + 1,
+                    "last_error": o.error,
+                    "claimed_by": None,
+                }
                 if o.status == "pending":
                     values["next_attempt_at"] = o.next_attempt_at
                 conn.execute(update(outbox).where(outbox.c.id == d.id).values(**values))
@@ -105,6 +111,24 @@ class OutboxRepository(Repository):
             )
             .values(status="pending", next_attempt_at=self.clock())
         )
+
+    def claim_owners(self) -> list[str]:
+        """The deliverers holding claims right now."""
+        with self.reads() as conn:
+            rows = conn.execute(select(outbox.c.claimed_by).where(outbox.c.claimed_by.is_not(None)).distinct())
+            return [owner for (owner,) in rows]
+
+    def release_claims(self, owners: Sequence[str]) -> int:
+        """Make the rows these (dead) deliverers held due now; returns how many."""
+        if not owners:
+            return 0
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(outbox)
+                .where(outbox.c.claimed_by.in_(list(owners)), outbox.c.status == "pending")
+                .values(claimed_by=None, next_attempt_at=self.clock())
+            )
+            return res.rowcount
 
     def counts(self) -> dict[str, int]:
         """Outbox rows by status."""
