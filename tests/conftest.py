@@ -55,3 +55,10 @@ def repo(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> It
     migrate(engine)
     yield JobStore(engine, clock=clock)
     engine.dispose()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``late`` run last (in their order): they check work started in the background."""
+    late = [item for item in items if item.get_closest_marker("late")]
+    if late:
+        items[:] = [item for item in items if not item.get_closest_marker("late")] + late

@@ -20,6 +20,14 @@ if TYPE_CHECKING:
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="cinefuse: self-hosted video generation server")
 
 
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request with its full URL at INFO: presigned upload URLs and webhook
+    # tokens are credentials, and the deliverer logs what matters without them.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def _settings(**overrides: object) -> Settings:
     """Environment settings, with the command line's options (those given) on top."""
     values = {k: v for k, v in overrides.items() if v is not None}
@@ -34,10 +42,11 @@ def serve(
     """Start the API with its embedded workers (embedded profile)."""
     import uvicorn
 
+    from cinefuse.api.ws_transport import BoundedWebSocketProtocol
     from cinefuse.app import create_app
     from cinefuse.keys import configured_keys
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _configure_logging()
     settings = _settings(host=host, port=port)
     keys, created = configured_keys(settings)
     application = create_app(settings)
@@ -59,6 +68,7 @@ def serve(
         log_level="warning",
         timeout_graceful_shutdown=5,
         ws_max_size=settings.max_body_bytes,
+        ws=BoundedWebSocketProtocol,
     )
 
 
@@ -69,7 +79,7 @@ def worker(
     """Run workers without the API, against the configured job store."""
     from cinefuse.services import build_services
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _configure_logging()
     settings = Settings()
     services = build_services(settings)
     services.add(services.worker_pool(workers))

@@ -46,6 +46,23 @@ SAFETY_CLASSES: tuple[str, ...] = (
 SAFETY_BATCH_SIZE = 8
 
 
+#: The roles a neural engine plays, each served by one weights folder (docs/engines.md).
+Role = Literal["text", "first_frame", "first_last", "references", "fast"]
+ROLES: tuple[Role, ...] = ("text", "first_frame", "first_last", "references", "fast")
+#: Denoising steps per role when ``CINEFUSE_STEPS`` does not say: the publishers' defaults
+#: (Wan: 50; LTX-Video distilled: its 8-step timestep list).
+DEFAULT_STEPS: dict[Role, int] = {"text": 50, "first_frame": 50, "first_last": 50, "references": 50, "fast": 8}
+CompileMode = Literal["none", "blocks", "full"]
+CacheKind = Literal["none", "first_block", "mag", "taylorseer", "pab"]
+OffloadKind = Literal["none", "model", "group", "group_disk"]
+Precision = Literal["auto", "bfloat16", "float16", "float32"]
+#: diffusers 0.42's attention backends that need no download at run time.
+AttentionBackend = Literal[
+    "native", "_native_flash", "_native_math", "_native_efficient", "_native_cudnn", "flex",
+    "flash", "_flash_3", "sage", "xformers",
+]  # fmt: skip
+
+
 def registered_engines() -> tuple[str, ...]:
     """Names of the engines installed (the ``cinefuse.engines`` entry points)."""
     return tuple(sorted({ep.name for ep in entry_points(group=ENGINE_GROUP)}))
@@ -117,6 +134,40 @@ class Settings(BaseSettings):
     #: onnxruntime threads per check.
     safety_threads: int = Field(default=2, ge=1)
 
+    # ---- neural engines (docs/engines.md) ------------------------------------------------
+    #: Weights folder per role, by name under ``models_dir``, where it differs from the
+    #: publishers' names, e.g. ``{"text": "my-wan-finetune"}``.
+    model_folders: dict[Role, str] = Field(default_factory=dict)
+    #: Denoising steps per role, e.g. ``{"text": 30}``; the rest keep ``DEFAULT_STEPS``.
+    steps: dict[Role, int] = Field(default_factory=dict)
+    #: ``auto``: CUDA when a GPU is visible, else the CPU.
+    device: str = "auto"
+    #: ``auto``: bfloat16 on a GPU, float32 on the CPU.
+    precision: Precision = "auto"
+    #: ``torch.compile`` of the transformer: its repeated blocks only, or all of it.
+    compile: CompileMode = "none"
+    attention_backend: AttentionBackend | None = None
+    #: A diffusers cache hook on the transformer; ``mag`` needs ``cache_mag_ratios``.
+    cache: CacheKind = "none"
+    cache_threshold: float = Field(default=0.05, gt=0)
+    cache_mag_ratios: list[float] | None = None
+    #: A step-distillation LoRA (a folder name under ``<models_dir>/loras``): runs every
+    #: Wan role in ``distill_steps`` steps at guidance 1.0.
+    distill_lora: str | None = None
+    distill_steps: int = Field(default=4, ge=1)
+    vae_tiling: bool = False
+    #: Moving weights off a small GPU: diffusers model CPU offload, group offload to host
+    #: memory or to disk (under ``<data_dir>/offload``).
+    offload: OffloadKind = "none"
+    #: GPU memory the loaded pipelines may keep (GiB); the least recently used ones move to
+    #: host memory past it. Unset: the GPU's size minus 10%.
+    gpu_memory_budget: float | None = Field(default=None, gt=0)
+    #: GPUs that render one clip together (context parallelism); 1 = one GPU per clip.
+    context_parallel: int = Field(default=1, ge=1)
+    #: How strongly the preview engine's render of a camera path steers an image-to-video
+    #: clip (0 = prompt phrasing only, 1 = follow the guide closely).
+    motion_guide_strength: float = Field(default=0.6, ge=0, le=1)
+
     price_360p: float = Field(default=0.02, ge=0)
     price_540p: float = Field(default=0.03, ge=0)
     price_720p: float = Field(default=0.04, ge=0)
@@ -129,6 +180,12 @@ class Settings(BaseSettings):
         if value != AUTO_ENGINE and value not in known:
             raise ValueError(f"unknown engine {value!r}: choose {AUTO_ENGINE} or one of {', '.join(known)}")
         return value
+
+    @model_validator(mode="after")
+    def _mag_cache_needs_ratios(self) -> Self:
+        if self.cache == "mag" and not self.cache_mag_ratios:
+            raise ValueError("cache=mag needs cache_mag_ratios (calibrated per model: docs/engines.md)")
+        return self
 
     @model_validator(mode="after")
     def _tolerant_not_stricter(self) -> Self:
@@ -148,6 +205,9 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def steps_for(self, role: Role) -> int:
+        return self.steps.get(role, DEFAULT_STEPS[role])
 
     @property
     def prices(self) -> dict[str, float]:

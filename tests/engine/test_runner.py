@@ -277,6 +277,7 @@ def test_a_worker_that_lost_its_lease_publishes_nothing_and_the_job_runs_again(
 
     engine.hook = lose_the_lease
     harness.ctx.lease_seconds = SHORT_LEASE
+    harness.ctx.renew_every = 3600  # a stalled worker: nothing renews the lease in time
 
     assert run_job(harness.ctx, job.id) is None
     assert swept == [([job.id], [])]
@@ -288,7 +289,7 @@ def test_a_worker_that_lost_its_lease_publishes_nothing_and_the_job_runs_again(
     assert harness.videos() == [] and harness.deliveries() == [] and harness.files_left() == []
 
     # The next worker (here the same context) runs it to the end, under the same videoUUID.
-    harness.ctx.lease_seconds = 30.0
+    harness.ctx.lease_seconds, harness.ctx.renew_every = 30.0, None
     assert run_job(harness.ctx, job.id) == "success"
     (result,) = harness.view(job).results
     assert (result.status, result.video_uuid) == ("success", job.results[0].video_uuid)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from cinefuse.errors import InferenceError
 from cinefuse.generation import registry
 from cinefuse.generation.base import Engine, GenerationRequest, StepCallback, no_progress
 from cinefuse.generation.preview import PreviewEngine
@@ -142,8 +143,17 @@ def test_the_provider_loads_once_on_first_use_and_shares_the_engine(monkeypatch:
     first = engine_for("pixverse:1@3")
     assert first.name == "neural #1"
     assert engine_for("pixverse:1@3") is first
-    assert engine_for("another:1@1") is first
     assert loads == [settings]
+    with pytest.raises(InferenceError, match="engine wan"):
+        engine_for("cinefuse:wan@1")  # names its own engine, which this server lacks: never another
+
+
+def test_a_model_naming_its_engine_gets_that_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_specs(monkeypatch, PREVIEW, fake_spec("wan", 20, ok=True, load=lambda s: NamedEngine("wan")))
+    engine_for = engine_provider(Settings(engine="auto"))
+    assert engine_for("cinefuse:preview@1").name == "preview"
+    assert engine_for("cinefuse:wan@1").name == "wan"
+    assert engine_for("pixverse:1@3").name == "wan"  # auto: the best engine present
 
 
 def test_the_provider_loads_once_under_concurrent_first_use(monkeypatch: pytest.MonkeyPatch) -> None:

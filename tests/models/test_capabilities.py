@@ -165,11 +165,30 @@ def test_resolutions_follow_the_tier_order_whatever_the_table_order() -> None:
 # -------------------------------------------------------------------------------- registry
 
 
-def test_the_registry_answers_for_pixverse_only() -> None:
-    assert list(MODELS) == ["pixverse:1@3"]
+def test_the_registry_answers_for_pixverse_and_one_model_per_engine() -> None:
+    assert sorted(MODELS) == sorted(
+        ["pixverse:1@3", "cinefuse:preview@1", "cinefuse:wan@1", "cinefuse:wan2.2-ti2v@1", "cinefuse:ltx-distilled@1"]
+    )
     assert all(caps.model_id == model_id for model_id, caps in MODELS.items())
     assert get_model("pixverse:1@3") is PIXVERSE_V45
     assert require_model("pixverse:1@3") is PIXVERSE_V45
+    # pixverse runs on the best engine present; the others name theirs.
+    assert {model_id: caps.engine for model_id, caps in MODELS.items()} == {
+        "pixverse:1@3": None,
+        "cinefuse:preview@1": "preview",
+        "cinefuse:wan@1": "wan",
+        "cinefuse:wan2.2-ti2v@1": "wan",
+        "cinefuse:ltx-distilled@1": "ltx",
+    }
+
+
+def test_the_engine_models_have_their_own_limits() -> None:
+    wan, ti2v, ltx = MODELS["cinefuse:wan@1"], MODELS["cinefuse:wan2.2-ti2v@1"], MODELS["cinefuse:ltx-distilled@1"]
+    assert wan.durations == (1, 2, 3, 4, 5) and ltx.durations == tuple(range(1, 11))
+    assert "1080p" not in wan.resolutions and "1080p" not in ltx.resolutions
+    assert (ti2v.max_frame_images, ti2v.max_reference_images) == (1, 0)
+    assert ltx.max_reference_images == 0 and wan.max_reference_images == 3
+    assert MODELS["cinefuse:preview@1"].sizes == PIXVERSE_V45.sizes
 
 
 @pytest.mark.parametrize("model_id", ["pixverse:1@4", "PIXVERSE:1@3", "", "runware:100@1"])

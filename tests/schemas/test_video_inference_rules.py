@@ -22,6 +22,10 @@ from cinefuse.schemas.parser import parse_task
 from cinefuse.schemas.tasks import SEED_MAX, FrameImage, VideoInferenceTask
 
 MODEL = "pixverse:1@3"
+#: Every model id the server answers for (docs/api.md, "Models"), sorted.
+ALL_MODELS = sorted(
+    [MODEL, "cinefuse:preview@1", "cinefuse:wan@1", "cinefuse:wan2.2-ti2v@1", "cinefuse:ltx-distilled@1"]
+)
 TASK_UUID = "6f1c2e9a-3b4d-4c5e-8f60-718293a4b5c6"
 IMG = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"  # an image UUID (parse_task does not look it up)
 IMG2 = "https://images.example.com/last.png"
@@ -135,8 +139,8 @@ REJECTIONS: list[tuple[str, dict[str, Any], str, str, list[Any] | None]] = [
     ("taskUUID-empty", task(taskUUID=""), "invalidTaskUUID", "taskUUID", None),
     # model
     ("model-missing", task(model=DROP), "missingModel", "model", None),
-    ("model-other", task(model="pixverse:1@2"), "unsupportedModel", "model", [MODEL]),
-    ("model-empty", task(model=""), "unsupportedModel", "model", [MODEL]),
+    ("model-other", task(model="pixverse:1@2"), "unsupportedModel", "model", ALL_MODELS),
+    ("model-empty", task(model=""), "unsupportedModel", "model", ALL_MODELS),
     ("model-int", task(model=1), "invalidModel", "model", None),
     # prompts
     ("prompt-missing", task(positivePrompt=DROP), "missingPositivePrompt", "positivePrompt", None),

@@ -16,7 +16,7 @@ Limits that keep one client from stalling the server (docs/api.md, "Limits"):
 
 * At most ``MAX_IN_FLIGHT`` tasks of a socket run or wait to send at once. When they are
   all taken, the socket stops reading (back-pressure); a client that does not read its
-  replies for ``stall_timeout`` seconds is closed with 1008.
+  replies for ``stall_timeout`` seconds is dropped (``api/ws_transport.py``).
 * Before authenticating, a socket may send a few messages a second (a token bucket); a
   client that sends more is closed with 1008.
 * A socket idle for ``idle_timeout`` seconds is closed with 1000; a disconnect cancels the

@@ -93,7 +93,11 @@ class ImageInputs:
 
     def _keep(self, key_id: int, data: bytes, parameter: str) -> ImageRecord:
         """Decode and check ``data``, then store it as a new image of this key."""
-        width, height = self.check(data, parameter)
+        return self._store(key_id, data, self.check(data, parameter))
+
+    def _store(self, key_id: int, data: bytes, size: tuple[int, int]) -> ImageRecord:
+        """Store checked image bytes (``size``: width, height) as a new image of this key."""
+        width, height = size
         fmt = sniff_image_format(data) or "PNG"
         ext, content_type = _EXTENSIONS[fmt]
         image_uuid = str(uuid.uuid4())
@@ -111,18 +115,27 @@ class ImageInputs:
         ``keep=False`` (a dry run) checks the same and changes nothing: inline images are
         decoded but not stored, and verified UUIDs keep their retention."""
 
+        # Every image is checked before any is stored: a task refused for its third image
+        # must not leave its first two behind.
+        inline: dict[str, tuple[bytes, tuple[int, int]]] = {}
+        for image in _inputs_of(task):
+            ref = classify_image_reference(image.value, image.parameter)
+            if ref.kind == "uuid":
+                self._record(key_id, ref.value, image.parameter, touch=keep)
+            elif ref.kind == "inline":
+                data = decode_base64_image(ref.value, image.parameter)
+                inline[image.parameter] = (data, self.check(data, image.parameter))
+        if not keep:
+            return task
+
         def settled(image: ImageInput) -> ImageInput:
             ref = classify_image_reference(image.value, image.parameter)
             if ref.kind == "url":
                 return image
             if ref.kind == "uuid":
-                record = self._record(key_id, ref.value, image.parameter, touch=keep)
-                return ImageInput(record.uuid, image.parameter)
-            data = decode_base64_image(ref.value, image.parameter)
-            if not keep:
-                self.check(data, image.parameter)
-                return image
-            return ImageInput(self._keep(key_id, data, image.parameter).uuid, image.parameter)
+                return ImageInput(ref.value, image.parameter)
+            data, size = inline[image.parameter]
+            return ImageInput(self._store(key_id, data, size).uuid, image.parameter)
 
         return replace(
             task,

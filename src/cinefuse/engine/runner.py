@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from cinefuse.jobs.models import (
 )
 from cinefuse.jobs.store import JobStore
 from cinefuse.media.video import encode_frames, extension
+from cinefuse.models.registry import require_model
 from cinefuse.owners import new_owner, process_alive
 from cinefuse.safety.guard import ContentGuard
 from cinefuse.schemas.tasks import VideoInferenceTask
@@ -42,8 +44,11 @@ from cinefuse.storage.base import MediaStore
 
 log = logging.getLogger(__name__)
 
-#: Progress is written at most this often (seconds); heartbeats also at lease/3.
+#: The lease is renewed (and progress written) this often, or at a third of the lease.
 PROGRESS_INTERVAL = 1.0
+#: Engines' steps read the lease at most this often: a cancel stops a neural engine at its
+#: next denoising step, while the preview engine's fast frames do not read it every time.
+CHECK_INTERVAL = 0.02
 CANCELLED_MESSAGE = "Task cancelled by the client."
 
 
@@ -58,6 +63,8 @@ class RunnerContext:
     prices: dict[str, float]
     work_dir: Path
     lease_seconds: float = 30.0
+    #: How often a running job's lease is renewed; None: every second, or a third of the lease.
+    renew_every: float | None = None
     #: The longest a job may run, all its results together; then ``timeoutProvider``.
     job_timeout: float = 3_600.0
     default_ttl: int = 86_400
@@ -83,21 +90,60 @@ class _Stop(GenerationInterrupted):
 
 
 class _Heartbeat:
-    """The ``on_step`` callback handed to engines: renews the lease, records progress,
-    and stops the engine (raising from inside its loop) when the job was cancelled, the
-    lease lost, the worker is shutting down or the job ran past its time limit."""
+    """Keeps a job's lease and watches it, as the ``on_step`` callback handed to engines.
+
+    A keep-alive thread renews the lease (and writes progress) every ``interval`` seconds
+    for as long as the job may run, so long stages that are not steps (loading weights,
+    encoding text, decoding) never lose the job to the sweeper. Each ``on_step`` call
+    records progress and, at most every ``CHECK_INTERVAL``, reads the lease: a cancel or a
+    lost lease stops the engine at the next step (raising from inside its loop), as do
+    the worker shutting down and the job running past ``job_timeout``.
+    """
 
     def __init__(self, ctx: RunnerContext, claim: Claim) -> None:
         self.ctx, self.claim = ctx, claim
         self.idx = 0
-        self.interval = min(PROGRESS_INTERVAL, ctx.lease_seconds / 3)
-        self.started = self.last = time.monotonic()
+        self.progress: int | None = None
+        self.interval = ctx.renew_every or min(PROGRESS_INTERVAL, ctx.lease_seconds / 3)
+        self.started = time.monotonic()
+        self.state = LeaseState.HELD
+        self._last_check = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._keep_alive, name=f"lease-{claim.job_id[:8]}", daemon=True)
 
-    def beat(self, progress: int | None = None) -> None:
-        state = self.ctx.store.leases.heartbeat(
-            self.claim, self.ctx.lease_seconds, None if progress is None else {self.idx: progress}
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _keep_alive(self) -> None:
+        while not self._stop.wait(self.interval):
+            if time.monotonic() - self.started > self.ctx.job_timeout:
+                return  # a stuck engine: let the lease expire, the sweeper decides
+            try:
+                self.state = self._renew()
+            except Exception:  # the store is unreachable for a moment: try again next round
+                log.exception("job %s: lease renewal failed", self.claim.job_id)
+
+    def _renew(self) -> LeaseState:
+        progress, idx = self.progress, self.idx
+        return self.ctx.store.leases.heartbeat(
+            self.claim, self.ctx.lease_seconds, None if progress is None else {idx: progress}
         )
-        self.last = time.monotonic()
+
+    def beat(self) -> None:
+        """Renew the lease now; raises when the job is no longer ours to finish."""
+        self.state = self._renew()
+        self._raise_for(self.state)
+
+    def next_result(self, idx: int) -> None:
+        self.idx, self.progress = idx, None
+
+    @staticmethod
+    def _raise_for(state: LeaseState) -> None:
         if state is LeaseState.LOST:
             raise _Stop(StopReason.LEASE_LOST)
         if state is LeaseState.CANCEL_REQUESTED:
@@ -109,13 +155,17 @@ class _Heartbeat:
         now = time.monotonic()
         if now - self.started > self.ctx.job_timeout:
             raise TimeoutProvider(f"The task ran longer than the server's limit of {self.ctx.job_timeout:g} s.")
-        if now - self.last >= self.interval:
-            self.beat(min(99, step * 100 // max(total, 1)))
+        self.progress = min(99, step * 100 // max(total, 1))
+        if now - self._last_check >= CHECK_INTERVAL:
+            self._last_check = now
+            self.state = self.ctx.store.leases.check(self.claim)
+        self._raise_for(self.state)
 
 
 def cost_of(task: VideoInferenceTask, prices: dict[str, float]) -> float:
-    """Price per second at the resolution x duration, per result (docs/api.md, "Cost")."""
-    return round(prices[task.resolution] * task.duration, 6)
+    """Price per second at the resolution x duration x the model's price scale, per result
+    (docs/api.md, "Cost")."""
+    return round(prices[task.resolution] * task.duration * require_model(task.model).price_scale, 6)
 
 
 def _finish(ctx: RunnerContext, claim: Claim, result: NewResult, outcome: ResultOutcome) -> bool:
@@ -201,8 +251,12 @@ def run_job(ctx: RunnerContext, job_id: str) -> JobStatus | None:
     claim = ctx.store.leases.claim(job_id, ctx.owner, ctx.lease_seconds)
     if claim is None:
         return None
-    task = claim.task
-    heartbeat = _Heartbeat(ctx, claim)
+    with _Heartbeat(ctx, claim) as heartbeat:
+        return _run_claimed(ctx, claim, heartbeat)
+
+
+def _run_claimed(ctx: RunnerContext, claim: Claim, heartbeat: _Heartbeat) -> JobStatus | None:
+    task, job_id = claim.task, claim.job_id
     pending = list(claim.pending)
     try:
         images = ctx.inputs.load_task_images(claim.key_id, task)
@@ -217,7 +271,7 @@ def run_job(ctx: RunnerContext, job_id: str) -> JobStatus | None:
         )
         engine = ctx.engine_for(task.model)
         for result in list(pending):
-            heartbeat.idx = result.idx
+            heartbeat.next_result(result.idx)
             outcome = _render(ctx, task, images, result, engine, heartbeat)
             if not _finish(ctx, claim, result, outcome):
                 log.warning("job %s: lease lost before result %d was published", job_id, result.idx)

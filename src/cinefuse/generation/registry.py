@@ -14,7 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
+from cinefuse.errors import InferenceError
 from cinefuse.generation.base import Engine
+from cinefuse.models.registry import require_model
 from cinefuse.settings import AUTO_ENGINE, ENGINE_GROUP, Settings
 
 
@@ -70,16 +72,27 @@ def choose_engine(settings: Settings) -> EngineSpec:
 
 
 def engine_provider(settings: Settings) -> Callable[[str], Engine]:
-    """model id -> engine, chosen at once (so a worker that cannot run fails at start),
-    loaded on first use and shared (engines run one job at a time per worker thread)."""
-    spec = choose_engine(settings)
+    """model id -> engine. The engine of models that name none (``pixverse:1@3``) is chosen
+    at once, so a worker that cannot run anything fails at start; a model naming its own
+    engine (``cinefuse:ltx-distilled@1``) gets that one or, where it cannot run here, the
+    job's ``inferenceError`` saying why (never another engine in its place). Engines load
+    on first use and are shared (they run one job at a time per worker thread)."""
+    default = choose_engine(settings)
+    specs = engine_specs()
     lock = threading.Lock()
-    loaded: list[Engine] = []
+    loaded: dict[str, Engine] = {}
 
     def engine_for(model_id: str) -> Engine:
+        named = require_model(model_id).engine
+        spec = specs.get(named) if named else default
+        if spec is None:
+            raise InferenceError(f"Model {model_id} needs engine {named}, which this server does not have.")
         with lock:
-            if not loaded:
-                loaded.append(spec.load(settings))
-            return loaded[0]
+            if spec.name not in loaded:
+                health = spec.check(settings)
+                if not health.ok:
+                    raise InferenceError(f"Model {model_id} runs on engine {spec.name}, unusable here: {health.detail}")
+                loaded[spec.name] = spec.load(settings)
+            return loaded[spec.name]
 
     return engine_for

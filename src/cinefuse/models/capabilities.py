@@ -50,6 +50,13 @@ class ModelCapabilities:
     max_frame_images: int = 2
     max_reference_images: int = 3
     provider: str = "pixverse"
+    #: The engine that runs this model (``generation`` registry name); None: the best engine
+    #: this server has (``CINEFUSE_ENGINE``, ``auto`` by default).
+    engine: str | None = None
+    #: Multiplies the server's price per second of output (``CINEFUSE_PRICE_*``).
+    price_scale: float = 1.0
+    #: One line for people choosing a model (the studio, the docs).
+    description: str = ""
 
     @property
     def resolutions(self) -> tuple[str, ...]:

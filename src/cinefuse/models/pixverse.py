@@ -62,14 +62,19 @@ def _tier(long: int, mid: int, short: int) -> dict[str, tuple[int, int]]:
     return dict(zip(_ASPECTS, [(long, short), (mid, short), (short, short), (short, mid), (short, long)], strict=True))
 
 
-PIXVERSE_V45 = ModelCapabilities(
-    model_id=MODEL_ID,
-    sizes={
+def size_tiers() -> dict[str, dict[str, tuple[int, int]]]:
+    """resolution -> aspect -> (width, height): the platform's size table (docs/api.md)."""
+    return {
         "360p": _tier(640, 480, 360),
         "540p": _tier(960, 720, 540),
         "720p": _tier(1280, 960, 720),
         "1080p": _tier(1920, 1440, 1080),
-    },
+    }
+
+
+PIXVERSE_V45 = ModelCapabilities(
+    model_id=MODEL_ID,
+    sizes=size_tiers(),
     default_resolution="720p",
     durations=(5, 8),
     default_duration=5,
@@ -84,4 +89,5 @@ PIXVERSE_V45 = ModelCapabilities(
     provider_setting_max_resolution="720p",
     fast_mode_excluded_durations=(8,),
     fast_mode_excluded_resolutions=("1080p",),
+    description="PixVerse V4.5 on the best engine this server has.",
 )

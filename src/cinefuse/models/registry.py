@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from cinefuse.models.capabilities import ModelCapabilities
+from cinefuse.models.cinefuse import CINEFUSE_MODELS
 from cinefuse.models.pixverse import PIXVERSE_V45
 
-MODELS: dict[str, ModelCapabilities] = {PIXVERSE_V45.model_id: PIXVERSE_V45}
+MODELS: dict[str, ModelCapabilities] = {caps.model_id: caps for caps in (PIXVERSE_V45, *CINEFUSE_MODELS)}
 
 
 def get_model(model_id: str) -> ModelCapabilities | None:

@@ -217,8 +217,10 @@ def _parse_video_inference(f: Fields) -> VideoInferenceTask:
     safety_mode, check_inputs, tolerance = _safety(f)
 
     # Frame and reference images: nested under ``inputs`` or, for older clients, top level.
-    frame_items, frame_path = _synonym(f, "frameImages", (1, caps.max_frame_images))
-    ref_items, ref_path = _synonym(f, "referenceImages", (1, caps.max_reference_images))
+    frames = _array_range(f, "frameImages", caps.max_frame_images, caps.model_id)
+    refs = _array_range(f, "referenceImages", caps.max_reference_images, caps.model_id)
+    frame_items, frame_path = _synonym(f, "frameImages", frames)
+    ref_items, ref_path = _synonym(f, "referenceImages", refs)
     frame_images = _frame_images(frame_items, frame_path) if frame_items is not None else ()
     reference_images = tuple(
         _image_value(v, f"{ref_path}[{i}]", keys=("image",)) for i, v in enumerate(ref_items or ())
@@ -336,7 +338,8 @@ def _check_provider_limits(
 
 
 def _synonym(f: Fields, name: str, items: tuple[int, int]) -> tuple[list[Any] | None, str]:
-    """``inputs.<name>`` or its legacy top-level form ``<name>``; both at once is incompatible."""
+    """``inputs.<name>`` or its legacy top-level form ``<name>``; both at once is incompatible.
+    A model that takes none (``items`` up to 0) refuses the field as unsupported."""
     inputs = f.object("inputs")
     nested = inputs.array(name, items=items) if inputs is not None else None
     if inputs is not None:
@@ -348,3 +351,13 @@ def _synonym(f: Fields, name: str, items: tuple[int, int]) -> tuple[list[Any] | 
     if top is not None:
         return top, name
     return nested, f"inputs.{name}"
+
+
+def _array_range(f: Fields, name: str, most: int, model_id: str) -> tuple[int, int]:
+    """The item range of an image array; a model taking none refuses it, present or nested."""
+    inputs = f.obj.get("inputs")
+    given = f.obj.get(name) is not None or (isinstance(inputs, dict) and inputs.get(name) is not None)
+    if most == 0 and given:
+        where = name if f.obj.get(name) is not None else f"inputs.{name}"
+        raise UnsupportedParameter(f"Model {model_id} takes no {name}.", parameter=where)
+    return 1, most

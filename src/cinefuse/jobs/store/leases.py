@@ -90,6 +90,16 @@ class LeaseRepository(Repository):
         )
         return res.rowcount == 1
 
+    def check(self, claim: Claim) -> LeaseState:
+        """The state of ``claim``'s lease, read only (cheap enough for every engine step)."""
+        with self.reads() as conn:
+            row = conn.execute(
+                select(jobs.c.fence, jobs.c.status, jobs.c.cancel_requested).where(jobs.c.id == claim.job_id)
+            ).one_or_none()
+        if row is None or row.fence != claim.fence or row.status != "running":
+            return LeaseState.LOST
+        return LeaseState.CANCEL_REQUESTED if row.cancel_requested else LeaseState.HELD
+
     def heartbeat(self, claim: Claim, lease_seconds: float, progress: dict[int, int] | None = None) -> LeaseState:
         """Renew the lease and record progress (result idx -> 0..99)."""
         with self.engine.begin() as conn:

@@ -1,0 +1,112 @@
+"""Decoding latents into frames a few at a time, so a clip streams to the encoder.
+
+The whole clip never exists as float tensors: frames leave as ``uint8`` as soon as their
+chunk is decoded, and a cancelled job never starts decoding (engines decode themselves,
+after asking the pipelines for latents).
+
+* Wan's VAE is causal: ``AutoencoderKLWan._decode`` already decodes one latent frame per
+  decoder call, carrying a feature cache. ``iter_decode_wan`` runs the same loop and yields
+  after each latent frame (1 frame, then 4): bit-identical to ``vae.decode`` (verified on
+  diffusers 0.42.1; it uses the VAE's cache internals, hence the pinned version).
+* LTX-Video's VAE is not causal: ``iter_decode_ltx`` runs diffusers' own temporal tiling
+  (``use_framewise_decoding``) and yields each blended chunk as soon as the next tile is
+  decoded: bit-identical to ``vae.decode`` with framewise decoding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+from cinefuse.media.frames import Frame
+
+Tensor = torch.Tensor
+
+
+def wan_denormalize(vae: Any, latents: Tensor) -> Tensor:
+    """What the Wan pipelines do to latents before ``vae.decode``."""
+    shape = (1, vae.config.z_dim, 1, 1, 1)
+    mean = torch.tensor(vae.config.latents_mean).view(shape).to(latents.device, vae.dtype)
+    std = torch.tensor(vae.config.latents_std).view(shape).to(latents.device, vae.dtype)
+    return latents.to(vae.dtype) * std + mean
+
+
+@torch.inference_mode()
+def iter_decode_wan(vae: Any, z: Tensor) -> Iterator[Tensor]:
+    """Pixel chunks ``[B, 3, t, H, W]`` in [-1, 1] of denormalized latents ``[B, C, T, h, w]``."""
+    from diffusers.models.autoencoders.autoencoder_kl_wan import unpatchify
+
+    cache: list[Any] = [None] * vae._cached_conv_counts["decoder"]
+    for i in range(z.shape[2]):
+        x = vae.post_quant_conv(z[:, :, i : i + 1])
+        out = vae.decoder(x, feat_cache=cache, feat_idx=[0], first_chunk=(i == 0))
+        if vae.config.patch_size is not None:
+            out = unpatchify(out, patch_size=vae.config.patch_size)
+        yield out.clamp_(-1.0, 1.0)
+
+
+def ltx_prepare_decode(
+    vae: Any, latents: Tensor, decode_timestep: float, decode_noise_scale: float, generator: torch.Generator
+) -> tuple[Tensor, Tensor | None]:
+    """The tail of ``LTXConditionPipeline.__call__``: denormalize, and for the timestep-
+    conditioned VAE mix in ``decode_noise_scale`` of noise; returns ``(z, temb)``."""
+    from diffusers.utils.torch_utils import randn_tensor
+
+    mean = vae.latents_mean.view(1, -1, 1, 1, 1).to(latents.device, latents.dtype)
+    std = vae.latents_std.view(1, -1, 1, 1, 1).to(latents.device, latents.dtype)
+    z = latents * std / vae.config.scaling_factor + mean
+    if not vae.config.timestep_conditioning:
+        return z.to(vae.dtype), None
+    noise = randn_tensor(z.shape, generator=generator, device=z.device, dtype=z.dtype)
+    z = (1 - decode_noise_scale) * z + decode_noise_scale * noise
+    temb = torch.full((z.shape[0],), decode_timestep, device=z.device, dtype=z.dtype)
+    return z.to(vae.dtype), temb.to(vae.dtype)
+
+
+def ltx_tiles(vae: Any, latent_frames: int) -> int:
+    """How many chunks ``iter_decode_ltx`` yields for ``latent_frames`` latent frames."""
+    return len(range(0, latent_frames, vae.tile_sample_stride_num_frames // vae.temporal_compression_ratio))
+
+
+@torch.inference_mode()
+def iter_decode_ltx(vae: Any, z: Tensor, temb: Tensor | None) -> Iterator[Tensor]:
+    """Pixel chunks of denormalized LTX latents, diffusers' temporal tiles blended in order:
+    one chunk per tile (``ltx_tiles``), the last ones possibly empty."""
+    num_frames = z.shape[2]
+    tcr = vae.temporal_compression_ratio
+    total = (num_frames - 1) * tcr + 1
+    tile = vae.tile_sample_min_num_frames // tcr
+    stride = vae.tile_sample_stride_num_frames // tcr
+    blend = vae.tile_sample_min_num_frames - vae.tile_sample_stride_num_frames
+    min_h = vae.tile_sample_min_height // vae.spatial_compression_ratio
+    min_w = vae.tile_sample_min_width // vae.spatial_compression_ratio
+    emitted = 0
+    previous: Tensor | None = None
+    for start in range(0, num_frames, stride):
+        part = z[:, :, start : start + tile + 1]
+        if vae.use_tiling and (part.shape[-1] > min_w or part.shape[-2] > min_h):
+            decoded = vae.tiled_decode(part, temb, return_dict=True).sample
+        else:
+            decoded = vae.decoder(part, temb)
+        if start > 0:
+            decoded = decoded[:, :, :-1]
+        if previous is None:
+            out = decoded[:, :, : vae.tile_sample_stride_num_frames + 1]
+        else:
+            decoded = vae.blend_t(previous, decoded, blend)
+            out = decoded[:, :, : vae.tile_sample_stride_num_frames]
+        previous = decoded
+        out = out[:, :, : max(0, total - emitted)]
+        emitted += out.shape[2]
+        yield out.clamp(-1.0, 1.0)
+
+
+def to_frames(chunk: Tensor) -> Iterator[Frame]:
+    """``[1, 3, t, H, W]`` in [-1, 1] -> ``t`` RGB ``uint8`` frames (``VideoProcessor``'s math)."""
+    pixels = ((chunk[0].float() / 2 + 0.5).clamp_(0, 1) * 255).round_().to(torch.uint8)
+    array = pixels.permute(1, 2, 3, 0).cpu().numpy()
+    for frame in array:
+        yield np.ascontiguousarray(frame)
