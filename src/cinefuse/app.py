@@ -36,7 +36,12 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     )
     jobs.refresh_queue_counts()
     sweeper = services.sweeper()
-    sweeper.after_sweep = jobs.refresh_queue_counts
+
+    def after_sweep() -> None:
+        jobs.refresh_queue_counts()
+        keys.refresh()
+
+    sweeper.after_sweep = after_sweep
     for loop in (writer, dispatcher, sweeper):
         services.add(loop)
     deliverer = services.deliverer() if settings.deliverer else None

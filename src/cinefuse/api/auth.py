@@ -13,10 +13,16 @@ MAX_SESSIONS = 100_000
 
 
 class KeyRing:
-    """Presented key -> key id, for the keys registered at start (kept hashed in the store)."""
+    """Presented key -> key id (keys are kept hashed in the store). The configured keys are
+    registered at start; ``refresh`` (every sweep) picks up keys created or revoked since
+    by ``cinefuse keys`` or another server."""
 
     def __init__(self, keys: KeyRepository, configured: list[str]) -> None:
+        self._keys = keys
         self._ids = keys.ensure(configured)
+
+    def refresh(self) -> None:
+        self._ids = self._keys.ids()
 
     def key_id(self, api_key: str | None) -> int | None:
         """The id of a known key; None for unknown keys."""

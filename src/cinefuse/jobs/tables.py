@@ -34,6 +34,10 @@ api_keys = Table(
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("label", String(200), nullable=False, default=""),
     Column("created_at", Float, nullable=False),
+    #: When the key was revoked (migration 0003); a revoked key is refused like an unknown one.
+    Column("revoked_at", Float),
+    #: The key's first characters, so people can tell keys apart in ``cinefuse keys list``.
+    Column("prefix", String(16)),
 )
 
 jobs = Table(
