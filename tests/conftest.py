@@ -1,4 +1,5 @@
-"""Shared fixtures: a fresh SQLite job store per test."""
+"""Shared fixtures: a fresh job store per test (SQLite, and PostgreSQL where it runs), and
+the tiny neural weights folders (built once per session)."""
 
 from __future__ import annotations
 
@@ -62,3 +63,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     late = [item for item in items if item.get_closest_marker("late")]
     if late:
         items[:] = [item for item in items if not item.get_closest_marker("late")] + late
+
+
+@pytest.fixture(scope="session")
+def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ``CINEFUSE_MODELS_DIR`` with every tiny weights folder and the ``inflate`` LoRA."""
+    pytest.importorskip("diffusers", reason="the neural engines need the 'gpu' extra (torch, diffusers)")
+    from tests.generation.neural.tiny_weights import build_tiny_models
+
+    root = tmp_path_factory.mktemp("models")
+    build_tiny_models(root)
+    return root

@@ -25,6 +25,28 @@ def engine_checks(settings: Settings) -> list[Check]:
         checks.append(("engine in use", True, f"{choose_engine(settings).name} (CINEFUSE_ENGINE={settings.engine})"))
     except EngineUnavailable as exc:
         checks.append(("engine in use", False, str(exc)))
+    return checks + weights_checks(settings)
+
+
+def weights_checks(settings: Settings) -> list[Check]:
+    """The neural engines' weights, role by role: the folder found, or what is missing."""
+    from cinefuse.generation.neural.loras import discover_loras
+    from cinefuse.generation.neural.weights import find_weights
+
+    checks: list[Check] = []
+    for role, found in find_weights(settings).items():
+        if found.ok and found.path is not None:
+            checks.append((f"weights {role}", True, f"{found.path} ({found.pipeline})"))
+        else:
+            checks.append((f"weights {role}", False, found.problem or "missing"))
+    try:
+        loras = discover_loras(settings.models_dir)
+        names = ", ".join(
+            f"{name} ({', '.join(info.trigger_words) or 'no trigger words'})" for name, info in loras.items()
+        )
+        checks.append(("loras", True, names or "none"))
+    except ValueError as exc:
+        checks.append(("loras", False, str(exc)))
     return checks
 
 
@@ -73,6 +95,19 @@ def report(settings: Settings) -> list[Check]:
     checks = [_try("codecs", codecs), _try("database", database)]
     checks += engine_checks(settings)
     checks += [_try("gpu", gpu), _try("safety", safety)]
-    if settings.broker_url:
-        checks.append(_try("broker", lambda: str(settings.broker_url)))
-    return checks
+    return checks + distributed_checks(settings)
+
+
+def distributed_checks(settings: Settings) -> list[Check]:
+    """Broker and bucket (when configured) and the workers' heartbeats, as ``/readyz`` sees them."""
+    try:
+        from cinefuse.distributed import probes
+        from cinefuse.jobs.db import make_engine
+        from cinefuse.jobs.store import JobStore
+        from cinefuse.services import build_media_store
+
+        store = JobStore(make_engine(settings.resolved_database_url))
+        found = probes(settings, store, build_media_store(settings))
+    except Exception as exc:  # a doctor reports, it never crashes
+        return [("distributed", False, f"{type(exc).__name__}: {exc}")]
+    return [(p.name, p.ok, p.detail) for p in found if p.name != "database"]

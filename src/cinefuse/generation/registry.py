@@ -42,6 +42,8 @@ class EngineSpec:
     rank: int
     check: Callable[[Settings], Availability]
     load: Callable[[Settings], Engine]
+    #: Runs on a GPU: workers get one spawned process per visible GPU (worker_processes.py).
+    gpu: bool = False
 
 
 def engine_specs() -> dict[str, EngineSpec]:

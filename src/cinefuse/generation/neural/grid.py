@@ -5,8 +5,8 @@ Models generate at sizes and lengths of their own grid: Wan 2.2 TI2V sides in mu
 LTX-Video sides in multiples of 32 and 8k+1 frames. A clip is generated on the smallest
 grid that covers the request (each side rounded up, as many frames as the duration takes
 at the model's own frame rate), then centre-cropped to the exact requested size and
-resampled in time to exactly ``duration x fps`` frames. Input images are cover-resized to
-the grid, so their centre is where the output's centre is.
+resampled in time to exactly ``duration x fps`` frames, first and last frames matched. Input
+images are cover-resized to the grid, so their centre is where the output's centre is.
 """
 
 from __future__ import annotations
@@ -51,8 +51,12 @@ class GridPlan:
     out_fps: int
 
     def source_index(self, out_index: int) -> int:
-        """The native frame shown as output frame ``out_index`` (nearest in time)."""
-        return min(self.frames - 1, round(out_index * self.fps / self.out_fps))
+        """The native frame shown as output frame ``out_index``: nearest in time, with the
+        first and last frames of both clips matched, so keyframes land exactly (the native
+        clip covers the duration on a grid, so this stretches time by a few percent at most)."""
+        if self.out_frames == 1:
+            return 0
+        return round(out_index * (self.frames - 1) / (self.out_frames - 1))
 
 
 def plan_grid(rule: GridRule, width: int, height: int, num_frames: int, fps: int) -> GridPlan:

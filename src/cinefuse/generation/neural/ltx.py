@@ -153,4 +153,4 @@ def _check(settings: Settings) -> Availability:
 
 
 #: The registry's entry (``cinefuse.engines`` in pyproject.toml).
-SPEC = EngineSpec(name="ltx", rank=10, check=_check, load=LtxEngine)
+SPEC = EngineSpec(name="ltx", rank=10, check=_check, load=LtxEngine, gpu=True)

@@ -199,21 +199,20 @@ class PipelineCache:
             transformer.enable_cache(self._cache_config(pipe))
         if settings.vae_tiling:
             pipe.vae.enable_tiling()
-        if settings.offload == "model" and self.device.type == "cuda":
-            pipe.enable_model_cpu_offload()
-        elif settings.offload in ("group", "group_disk") and self.device.type == "cuda":
+        if settings.offload == "model":
+            if self.device.type == "cuda":
+                pipe.enable_model_cpu_offload()
+            else:  # diffusers refuses it without an accelerator: the weights are in host memory anyway
+                log.info("CINEFUSE_OFFLOAD=model has no effect on %s", self.device)
+        elif settings.offload in ("group", "group_disk"):
             disk = settings.data_dir / "offload" / loaded.folder.name if settings.offload == "group_disk" else None
             pipe.enable_group_offload(
                 onload_device=self.device,
                 offload_type="block_level",
                 num_blocks_per_group=1,
-                use_stream=True,
+                use_stream=self.device.type == "cuda",  # prefetching the next group needs CUDA streams
                 offload_to_disk_path=str(disk) if disk else None,
             )
-        if settings.context_parallel > 1:
-            from diffusers import ContextParallelConfig
-
-            transformer.enable_parallelism(config=ContextParallelConfig(ulysses_degree=settings.context_parallel))
         if settings.compile == "blocks":
             transformer.compile_repeated_blocks(fullgraph=True)
         elif settings.compile == "full":
@@ -245,7 +244,10 @@ class PipelineCache:
         """Put ``key``'s pipeline on the device, moving least recently used ones off it
         while the budget would be exceeded."""
         loaded = self._pipelines[key]
-        if self.settings.offload != "none" or key in self._on_device:
+        if key in self._on_device:
+            return
+        if self.settings.offload != "none":  # diffusers' hooks place the weights
+            self._on_device.add(key)
             return
         if self.budget is not None:
             for other in list(self._pipelines):
@@ -266,6 +268,16 @@ class PipelineCache:
 
     def generator(self, seed: int) -> torch.Generator:
         return torch.Generator(device=self.device).manual_seed(seed)
+
+
+def active_adapters(pipe: Any) -> list[str]:
+    """The LoRA adapters that act on the transformer right now (none while LoRA is disabled)."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    layers = [m for m in pipe.transformer.modules() if isinstance(m, BaseTunerLayer)]
+    if not layers or all(layer.disable_adapters for layer in layers):
+        return []
+    return list(pipe.get_active_adapters())
 
 
 def set_adapters(loaded: LoadedPipeline, wanted: list[LoraInfo]) -> list[str]:

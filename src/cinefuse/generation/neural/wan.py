@@ -98,7 +98,7 @@ class WanEngine:
     def _frames(self, request: GenerationRequest, role: Role, reverse: bool, on_step: StepCallback) -> Iterator[Frame]:
         from diffusers import WanImageToVideoPipeline, WanPipeline, WanVACEPipeline
 
-        from cinefuse.generation.neural.runtime import StepBridge, gpu_errors, set_adapters
+        from cinefuse.generation.neural.runtime import StepBridge, active_adapters, gpu_errors, set_adapters
 
         guide = self._wants_guide(request, role)
         choices: dict[Role, tuple[type[Any], Role]] = {
@@ -122,7 +122,7 @@ class WanEngine:
         bridge = StepBridge(
             on_step,
             steps + latent_frames,
-            observe=lambda p: seen.append(list(p.get_active_adapters())) if not seen and loaded.loras else None,
+            observe=lambda p: seen.append(active_adapters(p)) if not seen and loaded.loras else None,
         )
         self.last_run = {"role": role, "prompt": text, "loras": [lora.name for lora in wanted], "adapters": seen}
         with gpu_errors(f"generating {plan.width}x{plan.height}x{plan.frames}"):
@@ -144,10 +144,11 @@ class WanEngine:
         if adapters:
             log.info("denoised with adapters %s active: %s", seen[0] if seen else adapters, text)
         latents = output.frames[:, :, dropped_frames:]
-        native = self._decode(pipe, latents, on_step, steps, bridge.total)
-        if reverse:
-            native = reversed(list(native))  # a whole clip of uint8 frames: decoding is causal
-        yield from retime(plan, native)
+        clip = retime(plan, self._decode(pipe, latents, on_step, steps, bridge.total))
+        if reverse:  # the whole clip, as uint8 frames: the causal decoder only runs forwards
+            yield from reversed(list(clip))
+        else:
+            yield from clip
 
     def _wants_guide(self, request: GenerationRequest, role: Role) -> bool:
         return (
@@ -273,4 +274,4 @@ def _check(settings: Settings) -> Availability:
 
 #: The registry's entry (``cinefuse.engines`` in pyproject.toml). Ranked above LTX-Video: the
 #: quality engine runs ``pixverse:1@3`` when its weights are present.
-SPEC = EngineSpec(name="wan", rank=20, check=_check, load=WanEngine)
+SPEC = EngineSpec(name="wan", rank=20, check=_check, load=WanEngine, gpu=True)

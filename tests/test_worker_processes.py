@@ -1,0 +1,57 @@
+"""Workers as spawned processes: which processes a server starts, and that they run jobs."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from cinefuse.settings import Settings
+from cinefuse.worker_processes import process_devices, visible_gpus
+from tests.integration.client import submit, wait_done
+from tests.integration.conftest import start_live_server
+
+
+@pytest.mark.parametrize(
+    ("listed", "gpus"),
+    [("0,1", ["0", "1"]), ("", []), ("-1", []), (" 2 , 3 ", ["2", "3"]), ("GPU-3f0c", ["GPU-3f0c"])],
+)
+def test_visible_gpus_follow_cuda_visible_devices(
+    monkeypatch: pytest.MonkeyPatch, listed: str, gpus: list[str]
+) -> None:
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", listed)
+    assert visible_gpus() == gpus
+
+
+def test_one_process_per_gpu_for_a_gpu_engine_and_threads_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2")
+    assert process_devices(Settings(), gpu_engine=True) == ["0", "1", "2"]
+    assert process_devices(Settings(), gpu_engine=False) is None  # the CPU preview engine: threads
+    assert process_devices(Settings(worker_processes=2), gpu_engine=False) == [None, None]
+    assert process_devices(Settings(worker_processes=4), gpu_engine=True) == ["0", "1", "2", "0"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert process_devices(Settings(), gpu_engine=True) is None  # no GPU: threads, on the CPU
+
+
+def test_a_server_with_worker_processes_runs_its_jobs_in_them(tmp_path: Path) -> None:
+    server = start_live_server(tmp_path, {"CINEFUSE_WORKER_PROCESSES": "2"})
+    try:
+        assert server.proc is not None
+        uuids = [submit(server.base_url, server.api_key, seed=i) for i in range(3)]
+        for task_uuid in uuids:
+            body = wait_done(server.base_url, server.api_key, task_uuid, timeout=120)
+            assert [item["status"] for item in body["data"]] == ["success"]
+        children = subprocess.run(
+            ["ps", "-ww", "-o", "pid=,args=", "--ppid", str(server.proc.pid)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        workers = [line for line in children.splitlines() if "spawn_main" in line]
+        assert len(workers) == 2, children
+        started = re.findall(r"worker process (\d) \(pid (\d+)\)", server.log_tail(400))
+        assert sorted(index for index, _ in started) == ["0", "1"]
+    finally:
+        server.stop()
