@@ -44,6 +44,8 @@ PARTS = {
     "cinefuse.doctor": "edge",
     "cinefuse.keys": "edge",
     "cinefuse.services": "edge",
+    "cinefuse.worker_processes": "edge",
+    "cinefuse.distributed": "edge",
     "cinefuse.web": "edge",
 }
 

@@ -7,23 +7,30 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Protocol
+from multiprocessing.synchronize import Event
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cinefuse.api.results import result_item
 from cinefuse.delivery.deliverer import Deliverer, DeliverySettings
 from cinefuse.delivery.outbound import OutboundClient, OutboundPolicy
 from cinefuse.engine.inputs import ImageInputs
 from cinefuse.engine.local import LocalWorkerPool
+from cinefuse.engine.presence import Presence
 from cinefuse.engine.runner import RunnerContext, clean_stale_work_dirs
 from cinefuse.engine.sweeper import Sweeper
-from cinefuse.generation.registry import engine_provider
+from cinefuse.generation.registry import choose_engine, engine_provider
 from cinefuse.jobs.db import Checkpointer, is_sqlite, make_engine, migrate
+from cinefuse.jobs.dispatch import Dispatcher, NullDispatcher
 from cinefuse.jobs.store import JobStore
 from cinefuse.keys import load_or_create_secret, webhook_secrets
 from cinefuse.safety.guard import ContentGuard
 from cinefuse.settings import Settings
 from cinefuse.storage.base import MediaStore
 from cinefuse.storage.local import LocalMediaStore
+from cinefuse.worker_processes import ProcessWorkerPool, process_devices, set_device
+
+if TYPE_CHECKING:
+    from cinefuse.engine.celery_app import CeleryDispatcher
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +70,10 @@ class Services:
     inputs: ImageInputs
     runner: RunnerContext
     checkpointer: Checkpointer | None
+    #: The default engine runs on GPUs (its workers want one process per GPU).
+    gpu_engine: bool = False
     loops: list[Loop] = field(default_factory=list)
+    _celery: CeleryDispatcher | None = None
 
     def deliverer(self) -> Deliverer:
         return Deliverer(
@@ -78,9 +88,47 @@ class Services:
         )
 
     def sweeper(self) -> Sweeper:
-        return Sweeper(self.store, self.media, self.settings.sweep_interval)
+        """With a broker, a job whose lease expired is published again at once, and so is a
+        queued job whose message may be lost (``CeleryDispatcher.redispatch_lost``)."""
+        celery = self.celery_dispatcher() if self.settings.broker_url else None
+        return Sweeper(
+            self.store,
+            self.media,
+            self.settings.sweep_interval,
+            on_requeue=celery.dispatch if celery else None,
+            redispatch=celery.redispatch_lost if celery else None,
+        )
 
-    def worker_pool(self, workers: int) -> LocalWorkerPool:
+    def celery_dispatcher(self) -> CeleryDispatcher:
+        """This process's one Celery publisher (the caller adds it to the loops once)."""
+        if self._celery is None:
+            from cinefuse.engine.celery_app import CeleryDispatcher, make_celery
+
+            assert self.settings.broker_url, "no CINEFUSE_BROKER_URL"
+            app = make_celery(self.settings.broker_url, self.settings.job_timeout)
+            self._celery = CeleryDispatcher(app, self.store, redispatch_after=self.settings.redispatch_after)
+        return self._celery
+
+    def dispatcher(self, workers: int) -> Dispatcher:
+        """How an API server hands jobs on: through Celery when a broker is configured (with
+        ``workers`` embedded ones polling the store besides), else to its ``workers``
+        embedded workers (none: other processes poll the store)."""
+        local: Dispatcher | None = None
+        if workers > 0:
+            local = self.worker_pool(workers)
+            self.add(Presence(self.store, self.runner.owner, ["worker"], ["*"], self.settings.heartbeat_interval))
+        if not self.settings.broker_url:
+            return local or NullDispatcher()
+        celery = self.celery_dispatcher()
+        return celery if local is None else _Both(celery, local)
+
+    def worker_pool(self, workers: int, *, processes: bool = True) -> Dispatcher:
+        """The workers of this process: ``workers`` threads, or, for an engine on GPUs (or
+        ``CINEFUSE_WORKER_PROCESSES``), spawned processes (``worker_processes.py``)."""
+
+        devices = process_devices(self.settings, self.gpu_engine) if processes else None
+        if devices:
+            return ProcessWorkerPool(self.settings, devices, run_worker_process)
         return LocalWorkerPool(self.runner, workers)
 
     def add(self, loop: Loop) -> None:
@@ -98,6 +146,25 @@ class Services:
             loop.stop()
         if self.checkpointer:
             self.checkpointer.stop()
+
+
+class _Both:
+    """Two dispatchers as one: Celery's, and embedded workers polling the store."""
+
+    def __init__(self, first: Dispatcher, second: Dispatcher) -> None:
+        self.first, self.second = first, second
+
+    def dispatch(self, job_id: str) -> None:
+        self.first.dispatch(job_id)
+        self.second.dispatch(job_id)
+
+    def start(self) -> None:
+        self.first.start()
+        self.second.start()
+
+    def stop(self) -> None:
+        self.second.stop()
+        self.first.stop()
 
 
 def build_services(settings: Settings) -> Services:
@@ -125,4 +192,19 @@ def build_services(settings: Settings) -> Services:
     )
     url = settings.resolved_database_url
     checkpointer = Checkpointer(url) if is_sqlite(url) else None
-    return Services(settings, store, media, outbound, inputs, runner, checkpointer)
+    gpu_engine = choose_engine(settings).gpu
+    return Services(settings, store, media, outbound, inputs, runner, checkpointer, gpu_engine)
+
+
+def run_worker_process(values: dict[str, Any], device: str | None, stop: Event) -> None:
+    """A spawned worker process (``worker_processes.py``): its device first, then the services,
+    then jobs on worker threads of its own until ``stop``."""
+    set_device(device)
+    settings = Settings.model_validate(values)
+    services = build_services(settings)
+    services.add(services.worker_pool(1, processes=False))
+    services.start()
+    try:
+        stop.wait()
+    finally:
+        services.stop()

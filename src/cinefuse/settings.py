@@ -83,13 +83,30 @@ class Settings(BaseSettings):
     models_dir: Path | None = None
     #: Embedded worker threads; 0 serves the API only (workers run elsewhere).
     workers: int = Field(default=1, ge=0)
+    #: Worker processes instead of threads: unset, one spawned process per visible GPU when
+    #: the engine runs on GPUs (else threads); a number forces that many processes.
+    worker_processes: int | None = Field(default=None, ge=1)
     #: Queued tasks allowed per API key; 0 disables the limit.
     queue_limit: int = Field(default=10_000, ge=0)
     #: Requests per second per API key (token bucket, burst = 2x); 0 disables.
     rate_limit: float = Field(default=0.0, ge=0)
     outbound_allow: str = ""
     database_url: str | None = None
+    #: ``amqp://...`` (RabbitMQ) or ``redis://...``: jobs are dispatched through Celery
+    #: (docs/deployment.md); unset, workers poll the job store.
     broker_url: str | None = None
+    #: Redis for limits shared by every API server (the request rate); unset, the broker's
+    #: URL when that is Redis, else the database (PostgreSQL) keeps them.
+    redis_url: str | None = None
+    #: A job still queued this long after its last dispatch, while its model's broker queue
+    #: holds fewer messages than it has queued jobs, is dispatched again (a lost message).
+    redispatch_after: float = Field(default=60.0, gt=0)
+    #: Workers, deliverers and sweepers record a heartbeat this often (the ``workers``
+    #: table); one silent for three intervals counts as gone.
+    heartbeat_interval: float = Field(default=10.0, gt=0)
+    #: ``cinefuse worker`` serves Prometheus metrics on this port (its job processes on the
+    #: next ones); unset, none. API servers serve them at ``/metrics``.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
     s3_bucket: str | None = None
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
@@ -162,8 +179,6 @@ class Settings(BaseSettings):
     #: GPU memory the loaded pipelines may keep (GiB); the least recently used ones move to
     #: host memory past it. Unset: the GPU's size minus 10%.
     gpu_memory_budget: float | None = Field(default=None, gt=0)
-    #: GPUs that render one clip together (context parallelism); 1 = one GPU per clip.
-    context_parallel: int = Field(default=1, ge=1)
     #: How strongly the preview engine's render of a camera path steers an image-to-video
     #: clip (0 = prompt phrasing only, 1 = follow the guide closely).
     motion_guide_strength: float = Field(default=0.6, ge=0, le=1)
@@ -201,6 +216,15 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'cinefuse.db').resolve()}"
+
+    @property
+    def shared_redis_url(self) -> str | None:
+        """The Redis that keeps limits shared by API servers: ``redis_url``, else a Redis broker."""
+        if self.redis_url:
+            return self.redis_url
+        if self.broker_url and self.broker_url.startswith(("redis://", "rediss://")):
+            return self.broker_url
+        return None
 
     @property
     def base_url(self) -> str:

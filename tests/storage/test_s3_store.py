@@ -107,3 +107,43 @@ def test_keys_are_validated(endpoint: str) -> None:
         store.put_bytes("../x", b"", "video/mp4")
     with pytest.raises(ValueError):
         _store(endpoint, prefix="../up")
+
+
+def test_large_files_go_up_in_parts(endpoint: str, tmp_path: Path) -> None:
+    import time
+
+    mib = 1024 * 1024
+    store = S3MediaStore(
+        BUCKET,
+        endpoint_url=endpoint,
+        region="us-east-1",
+        access_key="testing",
+        secret_key="testing",
+        multipart_threshold=5 * mib,  # S3's smallest part
+        multipart_chunk=5 * mib,
+    )
+    body = bytes(range(256)) * (11 * mib // 256 + 1)  # 11 MiB and a little: three parts
+    source = tmp_path / "large.mp4"
+    source.write_bytes(body)
+    key = "videos/0b0b0b0b-4f89-41d3-9a0c-0305e82c3301.mp4"
+    store.put_file(key, source, "video/mp4")
+    raw = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    head = raw.head_object(Bucket=BUCKET, Key=key)
+    assert head["ETag"].strip('"').endswith("-3")  # a multipart object's ETag counts its parts
+    assert head["ContentType"] == "video/mp4" and head["ContentLength"] == len(body)
+    reply = httpx.get(store.signed_url(key, int(time.time()) + 120), trust_env=False)
+    assert reply.status_code == 200 and reply.content == body
+
+    small = tmp_path / "small.mp4"
+    small.write_bytes(b"x" * 1000)
+    store.put_file("videos/small.mp4", small, "video/mp4")
+    assert "-" not in raw.head_object(Bucket=BUCKET, Key="videos/small.mp4")["ETag"]  # one PUT
+    assert store.check() == f"s3://{BUCKET}/"
+    with pytest.raises(Exception):  # noqa: B017 - botocore's ClientError for a missing bucket
+        _store(endpoint, bucket="no-such-bucket").check()

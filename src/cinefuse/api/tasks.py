@@ -21,6 +21,7 @@ from typing import Any
 
 from cinefuse.api.auth import KeyRing, Session, Sessions
 from cinefuse.api.errors import STATUS_PRIORITY, http_status
+from cinefuse.api.ratelimit import LocalRateLimiter, RateLimiter
 from cinefuse.api.results import UrlSigner, job_items
 from cinefuse.engine.inputs import ImageInputs
 from cinefuse.engine.runner import cost_of
@@ -80,24 +81,6 @@ class Reply:
         return out
 
 
-class TokenBucket:
-    """Per-key request rate limit (``CINEFUSE_RATE_LIMIT``), burst of twice the rate."""
-
-    def __init__(self, rate: float) -> None:
-        self.rate = rate
-        self._state: dict[int, tuple[float, float]] = {}
-
-    def allow(self, key_id: int) -> bool:
-        now = time.monotonic()
-        tokens, last = self._state.get(key_id, (2 * self.rate, now))
-        tokens = min(2 * self.rate, tokens + (now - last) * self.rate)
-        if tokens < 1:
-            self._state[key_id] = (tokens, now)
-            return False
-        self._state[key_id] = (tokens - 1, now)
-        return True
-
-
 class TaskHandler:
     def __init__(
         self,
@@ -109,13 +92,15 @@ class TaskHandler:
         rate_limit: float = 0.0,
         max_tasks: int = DEFAULT_MAX_TASKS_PER_REQUEST,
         prices: dict[str, float] | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.prices = prices or {}
         self.keys = keys
         self.jobs = jobs
         self.inputs = inputs
         self.sign = sign
-        self.limiter = TokenBucket(rate_limit) if rate_limit > 0 else None
+        # ``limiter``: one shared by the fleet's servers (api/ratelimit.py); else this process's.
+        self.limiter = limiter or (LocalRateLimiter(rate_limit) if rate_limit > 0 else None)
         self.max_tasks = max_tasks
         self.sessions = Sessions()
         # (key id, taskUUID) -> the getResponse items of a dry-run videoInference.
@@ -164,7 +149,7 @@ class TaskHandler:
                 else:
                     if session.key_id is None:
                         raise MissingApiKey("Missing API key: authenticate first.")
-                    if self.limiter and not self.limiter.allow(session.key_id):
+                    if self.limiter and not await self.limiter.allow(session.key_id):
                         raise RateLimitExceeded("Rate limit exceeded for this API key.")
                     if isinstance(task, TaskLookup) and task.task_type == "getResponse":
                         # The polling hot path: one indexed read, answered without a task switch.

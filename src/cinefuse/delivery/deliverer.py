@@ -34,6 +34,7 @@ from cinefuse.delivery.signing import webhook_headers
 from cinefuse.errors import UploadFailed
 from cinefuse.jobs.models import Delivery, DeliveryOutcome, ResultFailure, ResultView
 from cinefuse.jobs.store import JobStore
+from cinefuse.metrics import count_delivery_retry, count_failure
 from cinefuse.owners import dead_here, new_owner
 from cinefuse.storage.base import MediaStore
 
@@ -193,6 +194,7 @@ class Deliverer:
             attempt = delivery.attempts + 1
             if attempt < self.settings.max_tries:
                 next_at = self.clock() + self.settings.delay_after(attempt)
+                count_delivery_retry(delivery.kind)
                 return DeliveryOutcome(delivery, "pending", str(retry), next_at)
             return self._give_up(delivery, f"gave up after {attempt} tries: {retry}")
         except _GiveUp as reason:
@@ -208,6 +210,7 @@ class Deliverer:
             result_error = ResultFailure.of(
                 UploadFailed(f"Upload to uploadEndpoint failed: {reason}", parameter="uploadEndpoint")
             )
+            count_failure(result_error.code)
         return DeliveryOutcome(delivery, "failed", reason, result_error=result_error)
 
     async def _webhook(self, delivery: Delivery) -> None:

@@ -36,6 +36,7 @@ from cinefuse.jobs.models import (
 )
 from cinefuse.jobs.store import JobStore
 from cinefuse.media.video import encode_frames, extension
+from cinefuse.metrics import count_failure, observe_job
 from cinefuse.models.registry import require_model
 from cinefuse.owners import new_owner, process_alive
 from cinefuse.safety.guard import ContentGuard
@@ -104,9 +105,12 @@ class _Heartbeat:
         self.ctx, self.claim = ctx, claim
         self.idx = 0
         self.progress: int | None = None
+        self.step = self.total = 0
         self.interval = ctx.renew_every or min(PROGRESS_INTERVAL, ctx.lease_seconds / 3)
         self.started = time.monotonic()
         self.state = LeaseState.HELD
+        #: The engine running the job, once chosen (metrics).
+        self.engine_name = "none"
         self._last_check = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._keep_alive, name=f"lease-{claim.job_id[:8]}", daemon=True)
@@ -155,6 +159,7 @@ class _Heartbeat:
         now = time.monotonic()
         if now - self.started > self.ctx.job_timeout:
             raise TimeoutProvider(f"The task ran longer than the server's limit of {self.ctx.job_timeout:g} s.")
+        self.step, self.total = step, total
         self.progress = min(99, step * 100 // max(total, 1))
         if now - self._last_check >= CHECK_INTERVAL:
             self._last_check = now
@@ -170,7 +175,10 @@ def cost_of(task: VideoInferenceTask, prices: dict[str, float]) -> float:
 
 def _finish(ctx: RunnerContext, claim: Claim, result: NewResult, outcome: ResultOutcome) -> bool:
     deliveries = deliveries_for(claim.task, result.video_uuid, succeeded=isinstance(outcome, ResultSuccess))
-    return ctx.store.leases.finish_result(claim, result.idx, outcome, deliveries)
+    finished = ctx.store.leases.finish_result(claim, result.idx, outcome, deliveries)
+    if finished and isinstance(outcome, ResultFailure):
+        count_failure(outcome.code)
+    return finished
 
 
 def _fail_pending(ctx: RunnerContext, claim: Claim, pending: list[NewResult], failure: ResultFailure) -> None:
@@ -252,7 +260,12 @@ def run_job(ctx: RunnerContext, job_id: str) -> JobStatus | None:
     if claim is None:
         return None
     with _Heartbeat(ctx, claim) as heartbeat:
-        return _run_claimed(ctx, claim, heartbeat)
+        status = _run_claimed(ctx, claim, heartbeat)
+    # "interrupted": the lease was lost, or given back on shutdown.
+    observe_job(
+        heartbeat.engine_name, claim.task.resolution, status or "interrupted", time.monotonic() - heartbeat.started
+    )
+    return status
 
 
 def _run_claimed(ctx: RunnerContext, claim: Claim, heartbeat: _Heartbeat) -> JobStatus | None:
@@ -270,6 +283,7 @@ def _run_claimed(ctx: RunnerContext, claim: Claim, heartbeat: _Heartbeat) -> Job
             images=images.by_parameter,
         )
         engine = ctx.engine_for(task.model)
+        heartbeat.engine_name = engine.name
         for result in list(pending):
             heartbeat.next_result(result.idx)
             outcome = _render(ctx, task, images, result, engine, heartbeat)
@@ -280,6 +294,14 @@ def _run_claimed(ctx: RunnerContext, claim: Claim, heartbeat: _Heartbeat) -> Job
         ctx.store.leases.complete(claim, "success")
         return "success"
     except _Stop as stop:
+        log.info(
+            "job %s: stopped (%s) at step %d of %d of result %d",
+            job_id,
+            stop.reason.value,
+            heartbeat.step,
+            heartbeat.total,
+            heartbeat.idx,
+        )
         if stop.reason is StopReason.CANCELLED:
             # Through _finish, so each cancelled result also gets its webhook call.
             _fail_pending(ctx, claim, pending, ResultFailure.of(TaskCancelled(CANCELLED_MESSAGE)))

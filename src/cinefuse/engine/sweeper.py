@@ -9,10 +9,14 @@ import threading
 from collections.abc import Callable
 
 from cinefuse.jobs.store import JobStore
+from cinefuse.metrics import count_failure
 from cinefuse.settings import IMAGE_RETENTION_SECONDS
 from cinefuse.storage.base import MediaStore
 
 log = logging.getLogger(__name__)
+
+#: Heartbeat rows of processes silent this long are deleted (they died without a word).
+WORKER_ROW_RETENTION = 86_400.0
 
 
 class Sweeper:
@@ -25,6 +29,7 @@ class Sweeper:
         image_retention: float = IMAGE_RETENTION_SECONDS,
         on_requeue: Callable[[str], None] | None = None,
         after_sweep: Callable[[], None] | None = None,
+        redispatch: Callable[[], int] | None = None,
     ) -> None:
         self.store = store
         self.media = media
@@ -32,6 +37,9 @@ class Sweeper:
         self.image_retention = image_retention
         self.on_requeue = on_requeue
         self.after_sweep = after_sweep
+        #: Publishes again the queued jobs whose broker message may be lost (distributed
+        #: profile: ``engine.celery_app.CeleryDispatcher.redispatch_lost``); returns how many.
+        self.redispatch = redispatch
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -41,6 +49,10 @@ class Sweeper:
             log.warning("job %s: lease expired, requeued", job_id)
             if self.on_requeue:
                 self.on_requeue(job_id)
+        for job_id in failed:
+            log.warning("job %s: lease expired, attempts spent: ended", job_id)
+        count_failure("inferenceError", len(failed))
+        redispatched = self.redispatch() if self.redispatch else 0
         expired = self.store.results.expired_media()
         for _, _, media_key in expired:
             self.media.delete(media_key)
@@ -49,9 +61,16 @@ class Sweeper:
         for _, media_key in old_images:
             self.media.delete(media_key)
         self.store.images.delete([u for u, _ in old_images])
+        self.store.workers.prune(self.store.clock() - WORKER_ROW_RETENTION)
         if self.after_sweep:
             self.after_sweep()
-        return {"requeued": len(requeued), "failed": len(failed), "media": len(expired), "images": len(old_images)}
+        return {
+            "requeued": len(requeued),
+            "failed": len(failed),
+            "redispatched": redispatched,
+            "media": len(expired),
+            "images": len(old_images),
+        }
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="cinefuse-sweeper", daemon=True)

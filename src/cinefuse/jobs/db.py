@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 log = logging.getLogger(__name__)
@@ -80,11 +80,24 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **json)
 
 
+#: The PostgreSQL advisory lock key that serialises migrations (any constant both sides agree on).
+MIGRATION_LOCK = 0x63696E6566757365  # "cinefuse"
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision (idempotent, safe at every start)."""
+    """Bring the schema to the newest Alembic revision (idempotent, safe at every start).
+
+    On PostgreSQL every API server and worker of a fleet runs this at start, often at the
+    same moment: the upgrade runs under a transaction-scoped advisory lock, so the first
+    process migrates and the others wait for its commit, then find the schema at head.
+    (PostgreSQL's DDL is transactional: a failed upgrade leaves nothing half done.)
+    SQLite serialises writers by itself.
+    """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

@@ -15,11 +15,11 @@ import time
 import uuid
 from collections.abc import Callable
 
-from cinefuse.errors import ConflictTaskUUID, QueueFull, TaskNotFound
+from cinefuse.errors import ConflictTaskUUID, TaskNotFound
 from cinefuse.jobs.dispatch import Dispatcher
 from cinefuse.jobs.models import JobStatus, JobView, NewJob, NewResult
 from cinefuse.jobs.store import JobStore
-from cinefuse.jobs.writer import BatchWriter
+from cinefuse.jobs.writer import BatchWriter, queue_full
 from cinefuse.schemas.tasks import VideoInferenceTask
 
 CANCELLED_BY_CLIENT = "Task cancelled by the client."
@@ -48,35 +48,50 @@ class JobService:
         self.queue_limit = queue_limit
         self.max_attempts = max_attempts
         self.clock = clock
-        # Queued jobs per key: refreshed from the store by ``refresh_queue_counts`` (workers
-        # in other processes drain the queue), bumped locally on every accepted task.
+        # The queue cap. On SQLite (one server) queued jobs per key are counted here:
+        # refreshed from the store by ``refresh_queue_counts`` (workers in other processes
+        # drain the queue), bumped locally on every accepted task. On PostgreSQL, where
+        # several API servers share the store, the writer's transaction counts them instead
+        # (``JobRepository.admit``), so the cap holds across servers.
+        self.shared_queue = store.jobs.sqlite is None
+        if self.shared_queue:
+            writer.queue_limit = queue_limit
         self._queued: dict[int, int] = {}
         self._lock = threading.Lock()
 
     def refresh_queue_counts(self) -> None:
+        if self.shared_queue:
+            return
         counts = self.store.jobs.queued_counts()
         with self._lock:
             self._queued = counts
 
     def check_capacity(self, key_id: int) -> None:
         """Raise ``QueueFull`` when this key already has ``queue_limit`` tasks queued."""
-        if self.queue_limit and self._queued.get(key_id, 0) >= self.queue_limit:
-            raise QueueFull(f"Too many queued tasks for this API key (limit {self.queue_limit}).")
+        if not self.queue_limit:
+            return
+        queued = self.store.jobs.queued_count(key_id) if self.shared_queue else self._queued.get(key_id, 0)
+        if queued >= self.queue_limit:
+            raise queue_full(self.queue_limit)
 
     def _reserve(self, key_id: int) -> None:
         """Count the task before its write is awaited, so concurrent tasks of one body or
         message cannot all pass the limit; ``_unreserve`` when the task is refused."""
+        if self.shared_queue:
+            return
         with self._lock:
             self.check_capacity(key_id)
             self._queued[key_id] = self._queued.get(key_id, 0) + 1
 
     def _unreserve(self, key_id: int) -> None:
+        if self.shared_queue:
+            return
         with self._lock:
             self._queued[key_id] = max(self._queued.get(key_id, 1) - 1, 0)
 
     async def create(self, key_id: int, task: VideoInferenceTask) -> str:
         """Accept a validated task durably and dispatch it; returns its job id. Raises
-        ``QueueFull`` or ``ConflictTaskUUID``."""
+        ``QueueFull`` (here, or from the writer on a shared store) or ``ConflictTaskUUID``."""
         self._reserve(key_id)
         job = NewJob(
             id=new_job_id(),

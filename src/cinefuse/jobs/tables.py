@@ -59,6 +59,11 @@ jobs = Table(
     Column("updated_at", Float, nullable=False),
     Column("error_code", String(64)),
     Column("error_message", Text),
+    #: When a sweeper last dispatched the job again (migration 0004); None: only the API
+    #: did, at ``created_at`` (or it was requeued at ``updated_at``).
+    Column("dispatched_at", Float),
+    #: When the current (or last) attempt claimed the job (migration 0004).
+    Column("claimed_at", Float),
     UniqueConstraint("key_id", "task_uuid", name="uq_jobs_key_task"),
     Index("ix_jobs_status_created", "status", "created_at"),
 )
@@ -122,4 +127,28 @@ outbox = Table(
     Column("last_error", Text),
     Column("created_at", Float, nullable=False),
     Index("ix_outbox_due", "status", "next_attempt_at"),
+)
+
+#: Who is alive (migration 0004): one row per worker, deliverer or sweeper process, its
+#: ``last_seen_at`` renewed every ``CINEFUSE_HEARTBEAT_INTERVAL``.
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(100), primary_key=True),  # the process's owner name (owners.new_owner)
+    Column("role", String(32), nullable=False),  # worker | deliverer | sweeper | ...
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("models", Text, nullable=False),  # comma-separated model ids it runs ("" for none)
+    Column("started_at", Float, nullable=False),
+    Column("last_seen_at", Float, nullable=False),
+    Index("ix_workers_last_seen", "last_seen_at"),
+)
+
+#: The per-key token bucket when API servers share it through the database (migration 0004).
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("key_id", Integer, ForeignKey("api_keys.id"), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
 )

@@ -14,6 +14,7 @@ import queue
 import threading
 from concurrent.futures import Future
 
+from cinefuse.errors import QueueFull
 from cinefuse.jobs.models import NewJob
 from cinefuse.jobs.store.jobs import JobRepository
 
@@ -24,12 +25,20 @@ MAX_BATCH = 512
 _STOP = object()
 
 
+def queue_full(limit: int) -> QueueFull:
+    return QueueFull(f"Too many queued tasks for this API key (limit {limit}).")
+
+
 class BatchWriter:
     """See the module docstring. ``lock`` is held while a batch is written: the WAL
-    checkpointer takes it for a moment to complete a checkpoint (``jobs.db.Checkpointer``)."""
+    checkpointer takes it for a moment to complete a checkpoint (``jobs.db.Checkpointer``).
 
-    def __init__(self, repo: JobRepository) -> None:
+    With a ``queue_limit`` the batch's transaction also enforces each key's queue cap
+    (``JobRepository.admit``): a job over it fails its caller with ``QueueFull``."""
+
+    def __init__(self, repo: JobRepository, queue_limit: int = 0) -> None:
         self._repo = repo
+        self.queue_limit = queue_limit
         self.lock = threading.Lock()
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="cinefuse-writer", daemon=True)
@@ -69,11 +78,14 @@ class BatchWriter:
     def _write(self, batch: list[tuple[NewJob, Future[bool]]]) -> None:
         try:
             with self.lock:
-                outcomes = self._repo.insert([job for job, _ in batch])
+                outcomes = self._repo.admit([job for job, _ in batch], self.queue_limit)
         except Exception as exc:  # the database is down or full: fail these callers, keep serving
             log.exception("job insert failed for a batch of %d", len(batch))
             for _, future in batch:
                 future.set_exception(exc)
             return
-        for (_, future), ok in zip(batch, outcomes, strict=True):
-            future.set_result(ok)
+        for (_, future), admission in zip(batch, outcomes, strict=True):
+            if admission == "queue_full":
+                future.set_exception(queue_full(self.queue_limit))
+            else:
+                future.set_result(admission == "inserted")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -20,6 +21,11 @@ from cinefuse.storage.base import MediaStore, validate_key
 
 MIN_PRESIGN_SECONDS = 1
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # the longest a SigV4 presigned URL may live
+#: Files from this size on are uploaded in parts of ``MULTIPART_CHUNK`` bytes, several at
+#: once (a 1080p clip at high quality runs to tens of MB); S3 wants parts of 5 MiB or more.
+MULTIPART_THRESHOLD = 16 * 1024 * 1024
+MULTIPART_CHUNK = 16 * 1024 * 1024
+MULTIPART_CONCURRENCY = 4
 _MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 
 
@@ -46,6 +52,8 @@ class S3MediaStore(MediaStore):
         secret_key: str | None = None,
         prefix: str = "",
         clock: Callable[[], float] = time.time,
+        multipart_threshold: int = MULTIPART_THRESHOLD,
+        multipart_chunk: int = MULTIPART_CHUNK,
     ) -> None:
         if prefix and not prefix.endswith("/"):
             prefix += "/"
@@ -54,6 +62,11 @@ class S3MediaStore(MediaStore):
         self.bucket = bucket
         self.prefix = prefix
         self._clock = clock
+        self.transfer = TransferConfig(
+            multipart_threshold=multipart_threshold,
+            multipart_chunksize=multipart_chunk,
+            max_concurrency=MULTIPART_CONCURRENCY,
+        )
         config = Config(
             signature_version="s3v4",
             s3={"addressing_style": "path" if endpoint_url else "auto"},
@@ -71,10 +84,22 @@ class S3MediaStore(MediaStore):
         return self.prefix + validate_key(key)
 
     def put_file(self, key: str, path: Path, content_type: str) -> None:
-        # upload_file switches to multipart for large videos; the object only appears once
-        # the upload completes, so readers never see a partial one.
-        self._client.upload_file(str(path), self.bucket, self._object_key(key), ExtraArgs={"ContentType": content_type})
+        # From ``multipart_threshold`` on, a multipart upload (parts of ``multipart_chunk``
+        # bytes, sent concurrently; a failed upload is aborted by boto3). Either way the
+        # object only appears once the upload completes: readers never see a partial one.
+        self._client.upload_file(
+            str(path),
+            self.bucket,
+            self._object_key(key),
+            ExtraArgs={"ContentType": content_type},
+            Config=self.transfer,
+        )
         path.unlink()
+
+    def check(self) -> str:
+        """The bucket answers (``HeadBucket``) with these credentials: readiness checks."""
+        self._client.head_bucket(Bucket=self.bucket)
+        return f"s3://{self.bucket}/{self.prefix}"
 
     def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
         self._client.put_object(Bucket=self.bucket, Key=self._object_key(key), Body=data, ContentType=content_type)

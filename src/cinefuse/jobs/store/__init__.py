@@ -24,8 +24,10 @@ from cinefuse.jobs.store.images import ImageRepository
 from cinefuse.jobs.store.jobs import JobRepository
 from cinefuse.jobs.store.keys import KeyRepository, hash_key
 from cinefuse.jobs.store.leases import LeaseRepository
+from cinefuse.jobs.store.limits import RateLimitRepository
 from cinefuse.jobs.store.outbox import OutboxRepository
 from cinefuse.jobs.store.results import ResultRepository
+from cinefuse.jobs.store.workers import WorkerRepository
 
 __all__ = ["JobStore", "hash_key"]
 
@@ -35,7 +37,8 @@ class JobStore:
 
     ``keys`` (API keys), ``jobs`` (submission, lookup, cancel), ``leases`` (workers: claim,
     heartbeat, finish; the sweeper's requeue), ``results`` (one result; expired media),
-    ``images`` (uploaded images), ``outbox`` (webhook calls and uploads to make).
+    ``images`` (uploaded images), ``outbox`` (webhook calls and uploads to make),
+    ``workers`` (heartbeats of worker processes), ``rate_limits`` (the shared request rate).
     """
 
     def __init__(self, engine: Engine, clock: Clock = time.time) -> None:
@@ -48,3 +51,5 @@ class JobStore:
         self.results = ResultRepository(engine, clock, sqlite)
         self.images = ImageRepository(engine, clock, sqlite)
         self.outbox = OutboxRepository(engine, clock, sqlite)
+        self.workers = WorkerRepository(engine, clock, sqlite)
+        self.rate_limits = RateLimitRepository(engine, clock, sqlite)

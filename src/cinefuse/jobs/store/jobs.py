@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import orjson
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, case, func, insert, literal_column, select, text, update
 
 from cinefuse.errors import TaskCancelled
 from cinefuse.jobs.codec import task_from_record, task_to_record
@@ -43,6 +43,16 @@ _RESULT_COLUMNS = ("job_id", "idx", "video_uuid", "seed", "status", "progress")
 _INSERT_JOB = insert(jobs).values({name: bindparam(name) for name in _JOB_COLUMNS})
 _INSERT_RESULT = insert(results).values({name: bindparam(name) for name in _RESULT_COLUMNS})
 
+#: What became of one job of a batch: stored, refused for its taskUUID (``conflictTaskUUID``),
+#: or refused by the key's queue cap (``queueFull``).
+Admission = Literal["inserted", "conflict", "queue_full"]
+#: The first half of the PostgreSQL advisory lock taken per API key while its queued jobs
+#: are counted (the second half is the key id).
+QUEUE_LOCK_CLASS = 0x6366
+#: ``status = 'queued'`` written out, not bound: PostgreSQL then matches the partial index
+#: of queued jobs (migration 0004) whatever plan it caches.
+_QUEUED = jobs.c.status == literal_column("'queued'")
+
 
 class JobRepository(Repository):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -54,7 +64,15 @@ class JobRepository(Repository):
     def insert(self, batch: Sequence[NewJob]) -> list[bool]:
         """Insert many jobs in one transaction (group commit); per job: inserted, or False
         when its (key, taskUUID) already exists (``conflictTaskUUID``)."""
-        inserted = [False] * len(batch)
+        return [admission == "inserted" for admission in self.admit(batch)]
+
+    def admit(self, batch: Sequence[NewJob], queue_limit: int = 0) -> list[Admission]:
+        """``insert``, and with a ``queue_limit`` also the key's queue cap, counted in the same
+        transaction: a key never has more than ``queue_limit`` queued jobs, however many API
+        servers submit at once. On PostgreSQL the count runs under an advisory lock per key
+        (taken in key order, so two batches cannot deadlock) on the partial index of queued
+        jobs (migration 0004); SQLite's writers are serialised already."""
+        admissions: list[Admission] = ["conflict"] * len(batch)
         with self.engine.begin() as conn:
             by_key: dict[int, list[str]] = {}
             for job in batch:
@@ -65,6 +83,7 @@ class JobRepository(Repository):
                     select(jobs.c.task_uuid).where(jobs.c.key_id == key_id, jobs.c.task_uuid.in_(uuids))
                 )
                 existing.update((key_id, u) for (u,) in rows)
+            room = self._room(conn, sorted(by_key), queue_limit) if queue_limit else {}
             job_rows: list[dict[str, Any]] = []
             result_rows: list[dict[str, Any]] = []
             for i, job in enumerate(batch):
@@ -72,7 +91,12 @@ class JobRepository(Repository):
                 if identity in existing:
                     continue
                 existing.add(identity)  # a duplicate later in the same batch conflicts too
-                inserted[i] = True
+                if queue_limit:
+                    if room[job.key_id] <= 0:
+                        admissions[i] = "queue_full"
+                        continue
+                    room[job.key_id] -= 1
+                admissions[i] = "inserted"
                 job_rows.append(
                     {
                         "id": job.id,
@@ -95,7 +119,7 @@ class JobRepository(Repository):
                     for r in job.results
                 )  # fmt: skip
             if not job_rows:
-                return inserted
+                return admissions
             if self.sqlite:
                 # The acknowledgement path: Core's per-row parameter processing cost a third
                 # more CPU per job than the insert itself (bench/bench_api.py, submissions/s),
@@ -108,7 +132,55 @@ class JobRepository(Repository):
             else:
                 conn.execute(_INSERT_JOB, job_rows)
                 conn.execute(_INSERT_RESULT, result_rows)
-        return inserted
+        return admissions
+
+    def _room(self, conn: Connection, key_ids: list[int], queue_limit: int) -> dict[int, int]:
+        """Per key: how many more jobs it may queue, with the keys locked (PostgreSQL)
+        until the caller's transaction ends."""
+        room: dict[int, int] = {}
+        for key_id in key_ids:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:cls, :key)"), {"cls": QUEUE_LOCK_CLASS, "key": key_id})
+            queued = conn.execute(
+                select(func.count()).select_from(jobs).where(jobs.c.key_id == key_id, _QUEUED)
+            ).scalar_one()
+            room[key_id] = queue_limit - int(queued)
+        return room
+
+    def queued_count(self, key_id: int) -> int:
+        """Queued jobs of one key (the shared queue cap's pre-check)."""
+        with self.reads() as conn:
+            return int(
+                conn.execute(
+                    select(func.count()).select_from(jobs).where(jobs.c.key_id == key_id, _QUEUED)
+                ).scalar_one()
+            )
+
+    def queued_by_model(self) -> dict[str, int]:
+        """Queued jobs per model id (queue depth; the re-dispatch sweep)."""
+        with self.reads() as conn:
+            rows = conn.execute(
+                select(jobs.c.model, func.count()).where(jobs.c.status == "queued").group_by(jobs.c.model)
+            )
+            return {model: n for model, n in rows}
+
+    def stale_by_model(self, older_than: float) -> dict[str, tuple[int, int]]:
+        """Per model with queued jobs: (queued jobs, those last dispatched before ``older_than``)."""
+        last_dispatch = func.coalesce(jobs.c.dispatched_at, jobs.c.updated_at)
+        stale = func.sum(case((last_dispatch < older_than, 1), else_=0))
+        with self.reads() as conn:
+            rows = conn.execute(
+                select(jobs.c.model, func.count(), stale).where(jobs.c.status == "queued").group_by(jobs.c.model)
+            )
+            return {model: (int(n), int(old or 0)) for model, n, old in rows}
+
+    def models_of(self, job_ids: Sequence[str]) -> dict[str, str]:
+        """job id -> model id, for the ids that exist (a dispatcher routing by model)."""
+        if not job_ids:
+            return {}
+        with self.reads() as conn:
+            rows = conn.execute(select(jobs.c.id, jobs.c.model).where(jobs.c.id.in_(list(job_ids))))
+            return {job_id: model for job_id, model in rows}
 
     def queued_counts(self) -> dict[int, int]:
         """Queued jobs per key id (load shedding)."""

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from cinefuse.jobs.store.base import Repository
 from cinefuse.jobs.tables import api_keys
@@ -32,17 +33,25 @@ class KeyRepository(Repository):
     def ensure(self, keys: Iterable[str], label: str = "") -> dict[str, int]:
         """Register keys (idempotent); returns key hash -> key id for every usable key
         (revoked ones are left out, even when named again)."""
-        with self.engine.begin() as conn:
-            known = {h for (h,) in conn.execute(select(api_keys.c.key_hash))}
-            for key in keys:
-                key_hash = hash_key(key)
-                if key_hash not in known:
-                    conn.execute(
-                        insert(api_keys).values(
-                            key_hash=key_hash, label=label, created_at=self.clock(), prefix=key[:PREFIX_LENGTH]
-                        )
-                    )
-                    known.add(key_hash)
+        for attempt in range(3):
+            try:
+                with self.engine.begin() as conn:
+                    known = {h for (h,) in conn.execute(select(api_keys.c.key_hash))}
+                    for key in keys:
+                        key_hash = hash_key(key)
+                        if key_hash not in known:
+                            conn.execute(
+                                insert(api_keys).values(
+                                    key_hash=key_hash, label=label, created_at=self.clock(), prefix=key[:PREFIX_LENGTH]
+                                )
+                            )
+                            known.add(key_hash)
+                break
+            except IntegrityError:
+                # Another server registered the same key at the same moment (a fleet starting
+                # together on one PostgreSQL): read again, it is known now.
+                if attempt == 2:
+                    raise
         return self.ids()
 
     def ids(self) -> dict[str, int]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from cinefuse.errors import InferenceError, TaskCancelled
 from cinefuse.jobs.codec import task_from_record
@@ -43,15 +43,31 @@ class LeaseRepository(Repository):
             return [r for (r,) in rows]
 
     def claim(self, job_id: str, owner: str, lease_seconds: float) -> Claim | None:
-        """Take the lease on a queued job; None if someone else has it or it is finished."""
+        """Take the lease on a queued job; None if someone else has it or it is finished.
+
+        A queued job whose attempts are spent is ended instead (``inferenceError``, as the
+        sweeper does), never run again: whatever hands out job ids (a redelivered broker
+        message, a re-dispatch, a polling worker) cannot make a job that keeps killing its
+        worker loop past the attempt cap."""
         now = self.clock()
         with self.engine.begin() as conn:
             row = conn.execute(
-                select(jobs.c.fence, jobs.c.attempts, jobs.c.request, jobs.c.key_id)
+                select(
+                    jobs.c.id,
+                    jobs.c.fence,
+                    jobs.c.attempts,
+                    jobs.c.max_attempts,
+                    jobs.c.cancel_requested,
+                    jobs.c.request,
+                    jobs.c.key_id,
+                )
                 .where(jobs.c.id == job_id, jobs.c.status == "queued")
                 .with_for_update(skip_locked=True)
             ).one_or_none()
             if row is None:
+                return None
+            if row.attempts >= row.max_attempts:
+                _end(conn, row, now)
                 return None
             fence, attempts = row.fence + 1, row.attempts + 1
             conn.execute(
@@ -64,6 +80,7 @@ class LeaseRepository(Repository):
                     lease_owner=owner,
                     lease_expires_at=now + lease_seconds,
                     updated_at=now,
+                    claimed_at=now,
                 )
             )
             pending = conn.execute(
@@ -173,32 +190,63 @@ class LeaseRepository(Repository):
                     )
                     requeued.append(row.id)
                     continue
-                error = (
-                    TaskCancelled("Task cancelled.")
-                    if row.cancel_requested
-                    else InferenceError(f"Gave up after {row.attempts} attempts (worker lost).")
-                )
-                failure = ResultFailure.of(error)
-                conn.execute(
-                    update(jobs)
-                    .where(jobs.c.id == row.id)
-                    .values(
-                        status="cancelled" if row.cancel_requested else "error",
-                        error_code=failure.code,
-                        error_message=failure.message,
-                        updated_at=now,
-                        fence=jobs.c.fence + 1,
-                        **_RELEASED,
-                    )
-                )
-                failed = conn.execute(
-                    update(results)
-                    .where(results.c.job_id == row.id, results.c.status == "pending")
-                    .values(finished_at=now, **failure_values(failure))
-                    .returning(results.c.idx, results.c.video_uuid)
-                ).all()
-                task = task_from_record(row.request)
-                for idx, video_uuid in failed:
-                    add_deliveries(conn, row.id, idx, deliveries_for(task, video_uuid, succeeded=False), now)
+                _end(conn, row, now)
                 ended.append(row.id)
         return requeued, ended
+
+    def take_for_redispatch(self, model: str, older_than: float, limit: int) -> list[str]:
+        """Up to ``limit`` queued jobs of ``model`` last dispatched before ``older_than``
+        (oldest first), marked as dispatched now; rows another sweeper holds are skipped.
+        The caller publishes them again: a duplicate message is harmless (the claim decides)."""
+        if limit <= 0:
+            return []
+        now = self.clock()
+        last_dispatch = func.coalesce(jobs.c.dispatched_at, jobs.c.updated_at)
+        with self.engine.begin() as conn:
+            ids = [
+                job_id
+                for (job_id,) in conn.execute(
+                    select(jobs.c.id)
+                    .where(jobs.c.status == "queued", jobs.c.model == model, last_dispatch < older_than)
+                    .order_by(jobs.c.created_at)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            ]
+            if ids:
+                conn.execute(update(jobs).where(jobs.c.id.in_(ids)).values(dispatched_at=now))
+        return ids
+
+
+def _end(conn: Connection, row: Any, now: float) -> None:
+    """End a job whose lease ran out or whose attempts are spent: ``cancelled`` when a cancel
+    was asked for, else ``inferenceError``; its pending results fail with the webhook calls
+    they owe, and the fence moves on, cutting off any worker still at it. ``row`` has the
+    job's ``id``, ``attempts``, ``cancel_requested`` and ``request``."""
+    error = (
+        TaskCancelled("Task cancelled.")
+        if row.cancel_requested
+        else InferenceError(f"Gave up after {row.attempts} attempts (worker lost).")
+    )
+    failure = ResultFailure.of(error)
+    conn.execute(
+        update(jobs)
+        .where(jobs.c.id == row.id)
+        .values(
+            status="cancelled" if row.cancel_requested else "error",
+            error_code=failure.code,
+            error_message=failure.message,
+            updated_at=now,
+            fence=jobs.c.fence + 1,
+            **_RELEASED,
+        )
+    )
+    failed = conn.execute(
+        update(results)
+        .where(results.c.job_id == row.id, results.c.status == "pending")
+        .values(finished_at=now, **failure_values(failure))
+        .returning(results.c.idx, results.c.video_uuid)
+    ).all()
+    task = task_from_record(row.request)
+    for idx, video_uuid in failed:
+        add_deliveries(conn, row.id, idx, deliveries_for(task, video_uuid, succeeded=False), now)
