@@ -11,10 +11,15 @@ from fastapi import FastAPI
 from cinefuse.api.auth import KeyRing
 from cinefuse.api.health import health_router
 from cinefuse.api.media import media_router
+from cinefuse.api.metrics import metrics_router
+from cinefuse.api.openapi import install_openapi
+from cinefuse.api.ratelimit import rate_limiter
 from cinefuse.api.rest import ASGIApp, RestEndpoint
+from cinefuse.api.swagger import swagger_router
 from cinefuse.api.tasks import TaskHandler
+from cinefuse.api.ui import ui_router
 from cinefuse.api.ws import ws_router
-from cinefuse.jobs.dispatch import Dispatcher, NullDispatcher
+from cinefuse.jobs.dispatch import Dispatcher
 from cinefuse.jobs.service import JobService
 from cinefuse.jobs.writer import BatchWriter
 from cinefuse.keys import configured_keys
@@ -30,7 +35,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     writer = BatchWriter(services.store.jobs)
     if services.checkpointer:
         services.checkpointer.pause = writer.lock
-    dispatcher: Dispatcher = services.worker_pool(settings.workers) if settings.workers > 0 else NullDispatcher()
+    dispatcher: Dispatcher = services.dispatcher(settings.workers)
     jobs = JobService(
         services.store, writer, dispatcher, queue_limit=settings.queue_limit, max_attempts=settings.max_attempts
     )
@@ -55,6 +60,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         rate_limit=settings.rate_limit,
         max_tasks=settings.max_tasks_per_request,
         prices=settings.prices,
+        limiter=rate_limiter(settings, services.store),
     )
 
     @asynccontextmanager
@@ -69,8 +75,12 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         finally:
             services.stop()
 
-    app = FastAPI(title="cinefuse", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app = FastAPI(title="cinefuse", lifespan=lifespan, docs_url=None, redoc_url=None)
+    install_openapi(app, max_tasks=settings.max_tasks_per_request)  # POST /v1 in /openapi.json and /docs
+    app.include_router(swagger_router())  # /docs, without a CDN
     app.include_router(health_router())
+    app.include_router(metrics_router(services))
+    app.include_router(ui_router())
     app.include_router(ws_router(handler, settings.ws_idle_timeout, settings.max_body_bytes, settings.ws_stall_timeout))
     if isinstance(services.media, LocalMediaStore):
         app.include_router(media_router(services.media))

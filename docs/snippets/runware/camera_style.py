@@ -1,0 +1,38 @@
+"""Camera movement and style (5 s, at most 720p) with the official `runware` SDK, pointed at cinefuse.
+
+pip install runware==0.5.24 "websockets>=14"; usage: python camera_style.py
+"""
+
+import asyncio
+import os
+import urllib.request
+import uuid
+
+from runware import IPixverseProviderSettings, IVideoInference, Runware
+
+WS_URL = os.environ.get("CINEFUSE_URL", "http://127.0.0.1:8000").replace("http", "ws", 1) + "/v1"
+
+
+async def main() -> None:
+    runware = Runware(api_key=os.environ["CINEFUSE_API_KEY"], url=WS_URL)
+    await runware.connect()
+    try:
+        request = IVideoInference(
+            taskUUID=str(uuid.uuid4()),
+            model="pixverse:1@3",
+            positivePrompt="a neon city at night, rain on the streets",
+            providerSettings=IPixverseProviderSettings(cameraMovement="zoom_in", style="cyberpunk"),
+            resolution="360p",
+            duration=5,
+            seed=42,
+            numberResults=1,
+        )
+        await runware.videoInference(requestVideo=request)  # the acknowledgement (async delivery)
+        [video] = await runware.getResponse(taskUUID=request.taskUUID, numberResults=1)
+        urllib.request.urlretrieve(video.videoURL, "clip.mp4")
+        print(f"wrote clip.mp4 (seed {video.seed})")
+    finally:
+        await runware.disconnect()
+
+
+asyncio.run(main())
