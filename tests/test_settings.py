@@ -99,9 +99,24 @@ def test_a_tolerant_threshold_stricter_than_the_threshold_is_refused(monkeypatch
     assert defaults.safety_tolerant_threshold >= defaults.safety_threshold
 
 
+def test_context_parallelism_refuses_what_cannot_run_across_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CINEFUSE_CONTEXT_PARALLEL", "2")
+    assert Settings().context_parallel == 2
+    for backend in ("native", "flash", "_native_cudnn"):
+        assert Settings(attention_backend=backend).attention_backend == backend
+    with pytest.raises(ValidationError, match="attention_backend=xformers cannot shard attention"):
+        Settings(attention_backend="xformers")
+    with pytest.raises(ValidationError, match="cache=first_block decides from each rank's own tokens"):
+        Settings(cache="first_block")
+    assert Settings(cache="taylorseer").cache == "taylorseer"
+    monkeypatch.setenv("CINEFUSE_CONTEXT_PARALLEL", "1")  # one GPU per clip: anything goes
+    assert Settings(attention_backend="xformers", cache="first_block").cache == "first_block"
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
+        ("CINEFUSE_CONTEXT_PARALLEL", "0"),
         ("CINEFUSE_PORT", "70000"),
         ("CINEFUSE_PORT", "eighty"),
         ("CINEFUSE_WORKERS", "-1"),

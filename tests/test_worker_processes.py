@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
+from cinefuse.generation.registry import EngineUnavailable
 from cinefuse.settings import Settings
-from cinefuse.worker_processes import process_devices, visible_gpus
+from cinefuse.worker_processes import gpu_groups, process_devices, visible_gpus
 from tests.integration.client import submit, wait_done
 from tests.integration.conftest import start_live_server
 
@@ -33,6 +37,39 @@ def test_one_process_per_gpu_for_a_gpu_engine_and_threads_otherwise(monkeypatch:
     assert process_devices(Settings(worker_processes=4), gpu_engine=True) == ["0", "1", "2", "0"]
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     assert process_devices(Settings(), gpu_engine=True) is None  # no GPU: threads, on the CPU
+
+
+def test_context_parallelism_groups_the_gpus_one_process_per_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert gpu_groups(["0", "1", "2", "3"], 2) == ["0,1", "2,3"]
+    assert gpu_groups(["0", "1", "2", "3", "4"], 2) == ["0,1", "2,3"]  # GPU 4 stays idle
+    assert gpu_groups(["0", "1", "2", "3"], 4) == ["0,1,2,3"]
+    with pytest.raises(EngineUnavailable, match="CONTEXT_PARALLEL=4 needs 4 GPUs per clip; this host shows 2"):
+        gpu_groups(["0", "1"], 4)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2,3")
+    assert process_devices(Settings(context_parallel=2), gpu_engine=True) == ["0,1", "2,3"]
+    assert process_devices(Settings(context_parallel=2), gpu_engine=True, gpus=["4", "5"]) == ["4,5"]
+    assert process_devices(Settings(context_parallel=2, worker_processes=3), gpu_engine=True) == ["0,1", "2,3", "0,1"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert process_devices(Settings(context_parallel=2), gpu_engine=True) == [None]  # a CPU group: processes
+
+
+def test_a_dead_worker_process_is_started_again(tmp_path: Path) -> None:
+    server = start_live_server(tmp_path, {"CINEFUSE_WORKER_PROCESSES": "1"})
+    try:
+        assert server.proc is not None
+        (first,) = [int(pid) for _, pid in re.findall(r"worker process (\d) \(pid (\d+)\)", server.log_tail(400))]
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            started = re.findall(r"worker process (\d) \(pid (\d+)\)", server.log_tail(400))
+            if len(started) == 2:
+                break
+            time.sleep(0.2)
+        assert len(started) == 2 and int(started[1][1]) != first, server.log_tail(40)
+        body = wait_done(server.base_url, server.api_key, submit(server.base_url, server.api_key), timeout=120)
+        assert [item["status"] for item in body["data"]] == ["success"]
+    finally:
+        server.stop()
 
 
 def test_a_server_with_worker_processes_runs_its_jobs_in_them(tmp_path: Path) -> None:

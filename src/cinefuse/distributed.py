@@ -128,10 +128,9 @@ def run_worker(
     services = build_services(settings)
     roles: list[str] = []
     if role in ("all", "jobs"):
-        devices: list[str | None] | None = list(gpus) if gpus else None
+        devices = process_devices(settings, services.gpu_engine or bool(gpus), list(gpus) if gpus else None)
         if settings.broker_url:
-            devices = devices or process_devices(settings, services.gpu_engine) or [None]
-            services.add(JobProcesses(settings, devices, models))
+            services.add(JobProcesses(settings, devices or [None], models))
         else:
             pool = (
                 ProcessWorkerPool(settings, devices, run_worker_process) if devices else services.worker_pool(threads)
@@ -243,10 +242,12 @@ def job_process_main(values: dict[str, Any], device: str | None, models: list[st
     from celery.signals import worker_shutting_down
 
     from cinefuse.engine.celery_app import make_celery, queue_name, register_job_task, served_models
+    from cinefuse.generation.neural.parallel import start_group
     from cinefuse.services import build_services
 
     settings = Settings.model_validate(values)
     assert settings.broker_url is not None
+    group = start_group(settings)  # context parallelism: this process leads its GPUs' ranks
     services = build_services(settings)
     ctx = services.runner
     marker = os.environ.get(TEST_EXIT_ON_PROMPT)
@@ -294,6 +295,8 @@ def job_process_main(values: dict[str, Any], device: str | None, models: list[st
     finally:
         stopping.set()
         services.stop()
+        if group is not None:
+            group.close()
 
 
 def _nothing() -> None:

@@ -92,22 +92,38 @@ def report(settings: Settings) -> list[Check]:
             raise RuntimeError("nudenet not installed (extra 'safety')")
         return "nudenet"
 
+    def context_parallel() -> str:
+        from cinefuse.worker_processes import gpu_groups, visible_gpus
+
+        groups = gpu_groups(visible_gpus(), settings.context_parallel)
+        where = ", ".join(f"GPUs {g}" for g in groups) if groups else "one group of CPU processes (gloo)"
+        return f"{settings.context_parallel} per clip: {where}"
+
     checks = [_try("codecs", codecs), _try("database", database)]
     checks += engine_checks(settings)
     checks += [_try("gpu", gpu), _try("safety", safety)]
+    if settings.context_parallel > 1:
+        checks.append(_try("context parallel", context_parallel))
     return checks + distributed_checks(settings)
 
 
 def distributed_checks(settings: Settings) -> list[Check]:
     """Broker and bucket (when configured) and the workers' heartbeats, as ``/readyz`` sees them."""
     try:
+        from sqlalchemy import inspect
+
         from cinefuse.distributed import probes
         from cinefuse.jobs.db import make_engine
         from cinefuse.jobs.store import JobStore
         from cinefuse.services import build_media_store
 
-        store = JobStore(make_engine(settings.resolved_database_url))
-        found = probes(settings, store, build_media_store(settings))
+        db = make_engine(settings.resolved_database_url)
+        migrated = inspect(db).has_table("workers")
+        found = probes(settings, JobStore(db), build_media_store(settings))
     except Exception as exc:  # a doctor reports, it never crashes
         return [("distributed", False, f"{type(exc).__name__}: {exc}")]
-    return [(p.name, p.ok, p.detail) for p in found if p.name != "database"]
+    checks = [(p.name, p.ok, p.detail) for p in found if p.name != "database"]
+    if not migrated:  # not an error: nothing has run against this job store yet
+        empty = "no job store yet: the first cinefuse serve or worker creates it"
+        checks = [(name, ok, empty if name == "workers" else detail) for name, ok, detail in checks]
+    return checks

@@ -199,8 +199,11 @@ def build_services(settings: Settings) -> Services:
 def run_worker_process(values: dict[str, Any], device: str | None, stop: Event) -> None:
     """A spawned worker process (``worker_processes.py``): its device first, then the services,
     then jobs on worker threads of its own until ``stop``."""
+    from cinefuse.generation.neural.parallel import start_group
+
     set_device(device)
     settings = Settings.model_validate(values)
+    group = start_group(settings)  # context parallelism: this process leads its GPUs' ranks
     services = build_services(settings)
     services.add(services.worker_pool(1, processes=False))
     services.start()
@@ -208,3 +211,5 @@ def run_worker_process(values: dict[str, Any], device: str | None, stop: Event) 
         stop.wait()
     finally:
         services.stop()
+        if group is not None:
+            group.close()

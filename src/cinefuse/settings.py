@@ -63,6 +63,10 @@ AttentionBackend = Literal[
 ]  # fmt: skip
 
 
+#: The attention backends diffusers can run across a context-parallel group (Ulysses).
+CONTEXT_PARALLEL_BACKENDS: tuple[AttentionBackend, ...] = ("native", "_native_flash", "_native_cudnn", "flash", "sage")
+
+
 def registered_engines() -> tuple[str, ...]:
     """Names of the engines installed (the ``cinefuse.engines`` entry points)."""
     return tuple(sorted({ep.name for ep in entry_points(group=ENGINE_GROUP)}))
@@ -179,6 +183,10 @@ class Settings(BaseSettings):
     #: GPU memory the loaded pipelines may keep (GiB); the least recently used ones move to
     #: host memory past it. Unset: the GPU's size minus 10%.
     gpu_memory_budget: float | None = Field(default=None, gt=0)
+    #: GPUs per clip: each clip's transformer runs on this many GPUs at once (diffusers'
+    #: context-parallel hooks, Ulysses attention); a worker process leads each group of
+    #: this many GPUs. 1: one GPU per clip (throughput: one clip per GPU at a time).
+    context_parallel: int = Field(default=1, ge=1)
     #: How strongly the preview engine's render of a camera path steers an image-to-video
     #: clip (0 = prompt phrasing only, 1 = follow the guide closely).
     motion_guide_strength: float = Field(default=0.6, ge=0, le=1)
@@ -200,6 +208,22 @@ class Settings(BaseSettings):
     def _mag_cache_needs_ratios(self) -> Self:
         if self.cache == "mag" and not self.cache_mag_ratios:
             raise ValueError("cache=mag needs cache_mag_ratios (calibrated per model: docs/engines.md)")
+        return self
+
+    @model_validator(mode="after")
+    def _context_parallel_compatible(self) -> Self:
+        if self.context_parallel == 1:
+            return self
+        if self.attention_backend is not None and self.attention_backend not in CONTEXT_PARALLEL_BACKENDS:
+            raise ValueError(
+                f"attention_backend={self.attention_backend} cannot shard attention across GPUs"
+                f" (context_parallel={self.context_parallel}): choose one of {', '.join(CONTEXT_PARALLEL_BACKENDS)}"
+            )
+        if self.cache == "first_block":
+            raise ValueError(
+                "cache=first_block decides from each rank's own tokens whether to skip blocks, so the ranks of a"
+                " context-parallel group would disagree: use mag, taylorseer or pab with context_parallel"
+            )
         return self
 
     @model_validator(mode="after")

@@ -14,17 +14,22 @@ import multiprocessing
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Sequence
 from multiprocessing.context import SpawnProcess
 from multiprocessing.synchronize import Event
 from typing import Any
 
+from cinefuse.generation.registry import EngineUnavailable
 from cinefuse.settings import Settings
 
 log = logging.getLogger(__name__)
 
 #: Seconds a worker process gets to give its job back on shutdown.
 STOP_TIMEOUT = 30.0
+#: The longest wait before restarting a worker process that keeps dying young.
+MAX_RESTART_DELAY = 60.0
 
 
 def visible_gpus() -> list[str]:
@@ -43,15 +48,35 @@ def visible_gpus() -> list[str]:
     return [str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU ")]
 
 
-def process_devices(settings: Settings, gpu_engine: bool) -> list[str | None] | None:
-    """One entry per worker process (a GPU id, or None for a CPU process), or None when
-    this server's workers are threads."""
-    if settings.worker_processes is not None:
+def gpu_groups(gpus: Sequence[str], per_clip: int) -> list[str]:
+    """``gpus`` in groups of ``per_clip`` (``CINEFUSE_CONTEXT_PARALLEL``), each written as a
+    ``CUDA_VISIBLE_DEVICES`` value; GPUs left over past the last whole group stay idle.
+    Raises ``EngineUnavailable`` when GPUs are visible but fewer than one group."""
+    if per_clip == 1:
+        return list(gpus)
+    if gpus and len(gpus) < per_clip:
+        raise EngineUnavailable(
+            f"CINEFUSE_CONTEXT_PARALLEL={per_clip} needs {per_clip} GPUs per clip; this host shows {len(gpus)}"
+        )
+    if len(gpus) % per_clip:
+        log.warning("%d GPUs in groups of %d: GPUs %s stay idle", len(gpus), per_clip, gpus[-(len(gpus) % per_clip) :])
+    return [",".join(gpus[i : i + per_clip]) for i in range(0, len(gpus) - per_clip + 1, per_clip)]
+
+
+def process_devices(settings: Settings, gpu_engine: bool, gpus: Sequence[str] | None = None) -> list[str | None] | None:
+    """One entry per worker process: a GPU id, a group of GPU ids for context parallelism
+    (``"0,1"``), or None for a CPU process; None when this server's workers are threads.
+    ``gpus``: the GPUs to use (``cinefuse worker --gpus``), else the visible ones."""
+    if gpus is None:
         gpus = visible_gpus() if gpu_engine else []
-        return [gpus[i % len(gpus)] if gpus else None for i in range(settings.worker_processes)]
-    if not gpu_engine:
-        return None
-    return list(visible_gpus()) or None
+    groups = gpu_groups(gpus, settings.context_parallel)
+    if settings.worker_processes is not None:
+        return [groups[i % len(groups)] if groups else None for i in range(settings.worker_processes)]
+    if groups:
+        return list(groups)
+    if settings.context_parallel > 1:  # a CPU group: its ranks are processes, never threads
+        return [None]
+    return None
 
 
 #: A worker process's body: (settings values, device, stop event). Importable by name in the
@@ -68,7 +93,8 @@ def set_device(device: str | None) -> None:
 
 class ProcessWorkerPool:
     """A ``Dispatcher`` whose workers are spawned processes, one per entry of ``devices``,
-    each running ``main``. ``dispatch`` only hints: the processes poll the job store."""
+    each running ``main``, restarted when one dies (after 1 s, doubling while it keeps dying
+    young). ``dispatch`` only hints: the processes poll the job store."""
 
     def __init__(self, settings: Settings, devices: list[str | None], main: WorkerMain) -> None:
         self.settings = settings
@@ -77,22 +103,48 @@ class ProcessWorkerPool:
         self._context = multiprocessing.get_context("spawn")
         self._stop = self._context.Event()
         self._processes: list[SpawnProcess] = []
+        self._supervisor: threading.Thread | None = None
 
     def dispatch(self, job_id: str) -> None:
         pass
 
+    def _spawn(self, index: int) -> SpawnProcess:
+        device = self.devices[index]
+        process = self._context.Process(
+            target=self.main,
+            args=(self.settings.model_dump(), device, self._stop),
+            name=f"cinefuse-worker-{index}",
+            # A context-parallel leader starts its followers: daemons may have no children.
+            daemon=self.settings.context_parallel == 1,
+        )
+        process.start()
+        log.info("worker process %d (pid %s) on %s", index, process.pid, f"GPU {device}" if device else "CPU")
+        return process
+
     def start(self) -> None:
-        values = self.settings.model_dump()
-        for index, device in enumerate(self.devices):
-            process = self._context.Process(
-                target=self.main, args=(values, device, self._stop), name=f"cinefuse-worker-{index}", daemon=True
-            )
-            process.start()
-            log.info("worker process %d (pid %s) on %s", index, process.pid, f"GPU {device}" if device else "CPU")
-            self._processes.append(process)
+        self._processes = [self._spawn(index) for index in range(len(self.devices))]
+        self._supervisor = threading.Thread(target=self._supervise, name="cinefuse-worker-processes", daemon=True)
+        self._supervisor.start()
+
+    def _supervise(self) -> None:
+        started = [time.monotonic()] * len(self._processes)
+        delay = [1.0] * len(self._processes)
+        while not self._stop.wait(0.5):
+            for index, process in enumerate(self._processes):
+                if process.is_alive():
+                    continue
+                lived = time.monotonic() - started[index]
+                delay[index] = 1.0 if lived > 60 else min(delay[index] * 2, MAX_RESTART_DELAY)
+                log.warning("worker process %d exited with %s after %.0f s: restarting", index, process.exitcode, lived)
+                if self._stop.wait(delay[index]):
+                    return
+                started[index] = time.monotonic()
+                self._processes[index] = self._spawn(index)
 
     def stop(self) -> None:
         self._stop.set()
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=5)
         for process in self._processes:
             process.join(timeout=STOP_TIMEOUT)
             if process.is_alive():

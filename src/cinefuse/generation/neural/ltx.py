@@ -62,34 +62,42 @@ class LtxEngine:
         from diffusers import LTXConditionPipeline
         from diffusers.pipelines.ltx.pipeline_ltx_condition import LTXVideoCondition
 
+        from cinefuse.generation.neural.decode import ltx_tiles
+        from cinefuse.generation.neural.parallel import is_follower, lockstep_group, preparing, running
         from cinefuse.generation.neural.runtime import StepBridge, gpu_errors, set_adapters
 
-        loaded = self.cache.get(LTXConditionPipeline, find_role(self.settings, "fast"))
-        _unshifted_scheduler(loaded)
-        pipe = loaded.pipe
-        plan = plan_grid(LTX_GRID, request.width, request.height, request.num_frames, request.fps)
-        prompt = plan_prompt(request)
-        wanted = [lora for names in prompt.lora_candidates if (lora := pick_lora(self.cache.loras, names, "fast"))]
-        set_adapters(loaded, wanted)
-        text = ", ".join([prompt.prompt, *(word for lora in wanted for word in lora.trigger_words)])
-        size = (plan.width, plan.height)
-        conditions = []
-        if request.first_frame is not None:
-            conditions.append(LTXVideoCondition(image=_pil(cover(request.first_frame, *size)), frame_index=0))
-        if request.last_frame is not None:
-            last = _pil(cover(request.last_frame, *size))
-            conditions.append(LTXVideoCondition(image=last, frame_index=plan.frames - 1))
-        steps = self.settings.steps_for("fast")
-        schedule: dict[str, Any] = (
-            {"timesteps": DISTILLED_TIMESTEPS} if steps == len(DISTILLED_TIMESTEPS) else {"num_inference_steps": steps}
+        group = lockstep_group(self.name, request)
+        with preparing(group):
+            loaded = self.cache.get(LTXConditionPipeline, find_role(self.settings, "fast"))
+            _unshifted_scheduler(loaded)
+            pipe = loaded.pipe
+            plan = plan_grid(LTX_GRID, request.width, request.height, request.num_frames, request.fps)
+            prompt = plan_prompt(request)
+            wanted = [lora for names in prompt.lora_candidates if (lora := pick_lora(self.cache.loras, names, "fast"))]
+            set_adapters(loaded, wanted)
+            text = ", ".join([prompt.prompt, *(word for lora in wanted for word in lora.trigger_words)])
+            size = (plan.width, plan.height)
+            conditions = []
+            if request.first_frame is not None:
+                conditions.append(LTXVideoCondition(image=_pil(cover(request.first_frame, *size)), frame_index=0))
+            if request.last_frame is not None:
+                last = _pil(cover(request.last_frame, *size))
+                conditions.append(LTXVideoCondition(image=last, frame_index=plan.frames - 1))
+            steps = self.settings.steps_for("fast")
+            distilled = steps == len(DISTILLED_TIMESTEPS)
+            schedule: dict[str, Any] = (
+                {"timesteps": DISTILLED_TIMESTEPS} if distilled else {"num_inference_steps": steps}
+            )
+            latent_frames = (plan.frames - 1) // pipe.vae.temporal_compression_ratio + 1
+        group = group if group is not None and loaded.parallel else None
+        if group is None and is_follower():
+            return  # a follower, and a pipeline that is not sharded: the leader runs it alone
+        bridge = StepBridge(
+            on_step, steps + ltx_tiles(pipe.vae, latent_frames), agree=group.agree if group is not None else None
         )
-        from cinefuse.generation.neural.decode import ltx_tiles
-
-        latent_frames = (plan.frames - 1) // pipe.vae.temporal_compression_ratio + 1
-        bridge = StepBridge(on_step, steps + ltx_tiles(pipe.vae, latent_frames))
         self.last_run = {"role": "fast", "prompt": text, "loras": [lora.name for lora in wanted]}
         generator = self.cache.generator(request.seed)
-        with gpu_errors(f"generating {plan.width}x{plan.height}x{plan.frames}"):
+        with running(group), gpu_errors(f"generating {plan.width}x{plan.height}x{plan.frames}"):
             output = pipe(
                 conditions=conditions or None,
                 prompt=text,
@@ -107,6 +115,8 @@ class LtxEngine:
                 **schedule,
             )
         bridge.raise_if_stopped()
+        if is_follower():
+            return  # only the leader decodes: the latents are complete on every rank
         yield from retime(plan, self._decode(pipe, output.frames, generator, on_step, steps, bridge.total))
 
     def _decode(

@@ -23,8 +23,9 @@ import torch
 import transformers
 
 from cinefuse.errors import InferenceError
-from cinefuse.generation.base import StepCallback
+from cinefuse.generation.base import GenerationInterrupted, StepCallback
 from cinefuse.generation.neural.loras import LoraInfo, discover_loras
+from cinefuse.generation.neural.parallel import current_group
 from cinefuse.generation.neural.weights import RoleWeights, WeightsUnusable
 from cinefuse.settings import Role, Settings
 
@@ -46,6 +47,11 @@ DEFAULT_BUDGET_SHARE = 0.9
 
 
 def resolve_device(settings: Settings) -> torch.device:
+    """The device this process renders on: its rank's GPU in a context-parallel group,
+    else ``settings.device`` (``auto``: CUDA when a GPU is visible, else the CPU)."""
+    group = current_group()
+    if group is not None:
+        return group.device
     if settings.device != "auto":
         return torch.device(settings.device)
     return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
@@ -72,13 +78,21 @@ class StepBridge:
 
     A stop raised by ``on_step`` (a cancel, a lost lease, a time limit) is kept and the
     pipeline's interrupt flag set, so it skips its remaining steps; ``raise_if_stopped``
-    re-raises it after the pipeline returns, before any decoding starts.
+    re-raises it after the pipeline returns, before any decoding starts. In a
+    context-parallel group, ``agree`` makes every rank stop at the same step.
     """
 
-    def __init__(self, on_step: StepCallback, total: int, observe: Callable[[Any], None] | None = None) -> None:
+    def __init__(
+        self,
+        on_step: StepCallback,
+        total: int,
+        observe: Callable[[Any], None] | None = None,
+        agree: Callable[[bool], bool] | None = None,
+    ) -> None:
         self.on_step = on_step
         self.total = total
         self.observe = observe
+        self.agree = agree
         self.steps = 0
         self.stop: BaseException | None = None
 
@@ -91,6 +105,9 @@ class StepBridge:
                 self.on_step(self.steps, self.total)
             except Exception as stop:  # GenerationInterrupted, or a TaskFailure such as the time limit
                 self.stop = stop
+            if self.agree is not None and self.agree(self.stop is not None) and self.stop is None:
+                self.stop = GenerationInterrupted("another rank of the context-parallel group stopped")
+            if self.stop is not None:
                 pipe._interrupt = True
         return {}
 
@@ -121,6 +138,9 @@ class LoadedPipeline:
     folder: Path
     role: Role
     loras: set[str] = field(default_factory=set)
+    #: Its transformer is sharded across the context-parallel group (diffusers publishes a
+    #: plan for it); False without a group, or for a model without a plan (VACE).
+    parallel: bool = False
     distill: LoraInfo | None = None
     bytes: int = 0
 
@@ -195,6 +215,10 @@ class PipelineCache:
             loaded.distill = distill
         if settings.attention_backend:
             transformer.set_attention_backend(settings.attention_backend)
+        group = current_group()
+        if group is not None and getattr(transformer, "_cp_plan", None):
+            group.apply(transformer)
+            loaded.parallel = True
         if settings.cache != "none":
             transformer.enable_cache(self._cache_config(pipe))
         if settings.vae_tiling:

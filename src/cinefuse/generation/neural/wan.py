@@ -98,34 +98,41 @@ class WanEngine:
     def _frames(self, request: GenerationRequest, role: Role, reverse: bool, on_step: StepCallback) -> Iterator[Frame]:
         from diffusers import WanImageToVideoPipeline, WanPipeline, WanVACEPipeline
 
+        from cinefuse.generation.neural.parallel import is_follower, lockstep_group, preparing, running
         from cinefuse.generation.neural.runtime import StepBridge, active_adapters, gpu_errors, set_adapters
 
-        guide = self._wants_guide(request, role)
-        choices: dict[Role, tuple[type[Any], Role]] = {
-            "text": (WanPipeline, "text"),
-            "first_frame": (WanVACEPipeline, "references") if guide else (WanImageToVideoPipeline, "first_frame"),
-            "first_last": (WanImageToVideoPipeline, "first_last"),
-            "references": (WanVACEPipeline, "references"),
-        }
-        pipeline_class, weights_role = choices[role]
-        loaded = self.cache.get(pipeline_class, self.weights(weights_role))
-        pipe = loaded.pipe
-        plan = plan_grid(_grid_rule(pipe), request.width, request.height, request.num_frames, request.fps)
-        prompt = plan_prompt(request)
-        wanted = [lora for names in prompt.lora_candidates if (lora := pick_lora(self.cache.loras, names, role))]
-        adapters = set_adapters(loaded, wanted)
-        text = ", ".join([prompt.prompt, *(word for lora in wanted for word in lora.trigger_words)])
-        steps, guidance = self._recipe(loaded, role, request)
-        inputs, dropped_frames = self._inputs(request, role, plan, guide)
-        latent_frames = (plan.frames - 1) // pipe.vae.config.scale_factor_temporal + 1
+        group = lockstep_group(self.name, request)
+        with preparing(group):
+            guide = self._wants_guide(request, role)
+            choices: dict[Role, tuple[type[Any], Role]] = {
+                "text": (WanPipeline, "text"),
+                "first_frame": (WanVACEPipeline, "references") if guide else (WanImageToVideoPipeline, "first_frame"),
+                "first_last": (WanImageToVideoPipeline, "first_last"),
+                "references": (WanVACEPipeline, "references"),
+            }
+            pipeline_class, weights_role = choices[role]
+            loaded = self.cache.get(pipeline_class, self.weights(weights_role))
+            pipe = loaded.pipe
+            plan = plan_grid(_grid_rule(pipe), request.width, request.height, request.num_frames, request.fps)
+            prompt = plan_prompt(request)
+            wanted = [lora for names in prompt.lora_candidates if (lora := pick_lora(self.cache.loras, names, role))]
+            adapters = set_adapters(loaded, wanted)
+            text = ", ".join([prompt.prompt, *(word for lora in wanted for word in lora.trigger_words)])
+            steps, guidance = self._recipe(loaded, role, request)
+            inputs, dropped_frames = self._inputs(request, role, plan, guide)
+            latent_frames = (plan.frames - 1) // pipe.vae.config.scale_factor_temporal + 1
+        group = group if group is not None and loaded.parallel else None
+        if group is None and is_follower():
+            return  # a follower, and a pipeline that is not sharded: the leader runs it alone
         seen: list[list[str]] = []
         bridge = StepBridge(
             on_step,
             steps + latent_frames,
             observe=lambda p: seen.append(active_adapters(p)) if not seen and loaded.loras else None,
+            agree=group.agree if group is not None else None,
         )
         self.last_run = {"role": role, "prompt": text, "loras": [lora.name for lora in wanted], "adapters": seen}
-        with gpu_errors(f"generating {plan.width}x{plan.height}x{plan.frames}"):
+        with running(group), gpu_errors(f"generating {plan.width}x{plan.height}x{plan.frames}"):
             output = pipe(
                 prompt=text,
                 negative_prompt=prompt.negative_prompt,
@@ -141,6 +148,8 @@ class WanEngine:
                 **inputs,
             )
         bridge.raise_if_stopped()
+        if is_follower():
+            return  # only the leader decodes: the latents are complete on every rank
         if adapters:
             log.info("denoised with adapters %s active: %s", seen[0] if seen else adapters, text)
         latents = output.frames[:, :, dropped_frames:]
