@@ -90,12 +90,13 @@ class LtxEngine:
             )
             latent_frames = (plan.frames - 1) // pipe.vae.temporal_compression_ratio + 1
         group = group if group is not None and loaded.parallel else None
+        self.last_run = {"role": "fast", "sharded": group is not None}
         if group is None and is_follower():
             return  # a follower, and a pipeline that is not sharded: the leader runs it alone
         bridge = StepBridge(
             on_step, steps + ltx_tiles(pipe.vae, latent_frames), agree=group.agree if group is not None else None
         )
-        self.last_run = {"role": "fast", "prompt": text, "loras": [lora.name for lora in wanted]}
+        self.last_run.update(prompt=text, loras=[lora.name for lora in wanted])
         generator = self.cache.generator(request.seed)
         with running(group), gpu_errors(f"generating {plan.width}x{plan.height}x{plan.frames}"):
             output = pipe(

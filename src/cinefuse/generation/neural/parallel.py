@@ -17,6 +17,7 @@ How the ranks stay in step:
   rank at the same step;
 - before each pipeline call the ranks agree that all of them prepared it (``preparing``),
   so missing weights fail the job on every rank rather than stalling one;
+- a pipeline whose transformer is not ``SHARDABLE`` runs on the leader alone;
 - the latents are complete on every rank (the plan gathers the transformer's output), so
   only the leader decodes; followers skip the VAE.
 
@@ -57,6 +58,12 @@ GROUP_BROKEN_EXIT = 75
 #: transformer forward of a 720p clip takes seconds: minutes of silence mean a dead peer.
 COLLECTIVE_TIMEOUT = timedelta(minutes=10)
 
+#: Transformers whose diffusers context-parallel plan renders correctly here (tested: the
+#: sharded clip matches the unsharded one). LTX-Video's plan fails under the condition
+#: pipeline in diffusers 0.42.1 (the cross-attention mask's shape after the all-to-all), and
+#: VACE has no plan: those run on the leader alone.
+SHARDABLE = frozenset({"WanTransformer3DModel"})
+
 #: Seconds between a waiting follower's checks that its leader still lives.
 IDLE_CHECK = 2.0
 
@@ -79,13 +86,17 @@ class ParallelGroup:
     def leads(self) -> bool:
         return self.rank == 0
 
-    def apply(self, transformer: Any) -> None:
+    def apply(self, transformer: Any) -> bool:
         """Shard ``transformer``'s attention across the group (diffusers' context-parallel
-        hooks). Call after the attention backend is set, before caches and compiling."""
+        hooks) when it is ``SHARDABLE``; returns whether it did. Call after the attention
+        backend is set, before caches and compiling."""
         from diffusers import ContextParallelConfig
 
+        if type(transformer).__name__ not in SHARDABLE:
+            return False
         with _one_device_on_cpu(self.device):
             transformer.enable_parallelism(config=ContextParallelConfig(ulysses_degree=self.world))
+        return True
 
     def announce(self, engine: str, request: GenerationRequest) -> None:
         """Leader: make every follower start ``request`` on ``engine``; exit the process
@@ -267,7 +278,10 @@ def follower_main(values: dict[str, Any], rank: int, world: int, address: str, i
                 engine = engines[name] = specs[name].load(settings)
             for _ in engine.generate(request):  # a follower's iterator ends after denoising
                 pass
-            log.info("context-parallel rank %d of %d denoised its share of a clip (%s)", rank, world, name)
+            if getattr(engine, "last_run", {}).get("sharded"):  # the neural engines record it
+                log.info("context-parallel rank %d of %d denoised its share of a clip (%s)", rank, world, name)
+            else:
+                log.info("context-parallel rank %d of %d left a clip to the leader (%s)", rank, world, name)
         except GenerationInterrupted:
             log.info("context-parallel rank %d of %d stopped with its group", rank, world)
             continue

@@ -138,8 +138,8 @@ class LoadedPipeline:
     folder: Path
     role: Role
     loras: set[str] = field(default_factory=set)
-    #: Its transformer is sharded across the context-parallel group (diffusers publishes a
-    #: plan for it); False without a group, or for a model without a plan (VACE).
+    #: Its transformer is sharded across the context-parallel group; False without a group,
+    #: or for a model that runs on the group's leader alone (``parallel.SHARDABLE``).
     parallel: bool = False
     distill: LoraInfo | None = None
     bytes: int = 0
@@ -216,9 +216,8 @@ class PipelineCache:
         if settings.attention_backend:
             transformer.set_attention_backend(settings.attention_backend)
         group = current_group()
-        if group is not None and getattr(transformer, "_cp_plan", None):
-            group.apply(transformer)
-            loaded.parallel = True
+        if group is not None:
+            loaded.parallel = group.apply(transformer)
         if settings.cache != "none":
             transformer.enable_cache(self._cache_config(pipe))
         if settings.vae_tiling:

@@ -122,6 +122,7 @@ class WanEngine:
             inputs, dropped_frames = self._inputs(request, role, plan, guide)
             latent_frames = (plan.frames - 1) // pipe.vae.config.scale_factor_temporal + 1
         group = group if group is not None and loaded.parallel else None
+        self.last_run = {"role": role, "sharded": group is not None}
         if group is None and is_follower():
             return  # a follower, and a pipeline that is not sharded: the leader runs it alone
         seen: list[list[str]] = []
@@ -131,7 +132,7 @@ class WanEngine:
             observe=lambda p: seen.append(active_adapters(p)) if not seen and loaded.loras else None,
             agree=group.agree if group is not None else None,
         )
-        self.last_run = {"role": role, "prompt": text, "loras": [lora.name for lora in wanted], "adapters": seen}
+        self.last_run.update(prompt=text, loras=[lora.name for lora in wanted], adapters=seen)
         with running(group), gpu_errors(f"generating {plan.width}x{plan.height}x{plan.frames}"):
             output = pipe(
                 prompt=text,
