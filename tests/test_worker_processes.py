@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -15,7 +16,7 @@ from cinefuse.generation.registry import EngineUnavailable
 from cinefuse.settings import Settings
 from cinefuse.worker_processes import gpu_groups, process_devices, visible_gpus
 from tests.integration.client import submit, wait_done
-from tests.integration.conftest import start_live_server
+from tests.integration.conftest import LiveServer, start_live_server
 
 
 @pytest.mark.parametrize(
@@ -53,26 +54,12 @@ def test_context_parallelism_groups_the_gpus_one_process_per_group(monkeypatch: 
     assert process_devices(Settings(context_parallel=2), gpu_engine=True) == [None]  # a CPU group: processes
 
 
-def test_a_dead_worker_process_is_started_again(tmp_path: Path) -> None:
-    server = start_live_server(tmp_path, {"CINEFUSE_WORKER_PROCESSES": "1"})
-    try:
-        assert server.proc is not None
-        (first,) = [int(pid) for _, pid in re.findall(r"worker process (\d) \(pid (\d+)\)", server.log_tail(400))]
-        os.kill(first, signal.SIGKILL)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            started = re.findall(r"worker process (\d) \(pid (\d+)\)", server.log_tail(400))
-            if len(started) == 2:
-                break
-            time.sleep(0.2)
-        assert len(started) == 2 and int(started[1][1]) != first, server.log_tail(40)
-        body = wait_done(server.base_url, server.api_key, submit(server.base_url, server.api_key), timeout=120)
-        assert [item["status"] for item in body["data"]] == ["success"]
-    finally:
-        server.stop()
+def started_processes(server: LiveServer) -> list[tuple[str, int]]:
+    return [(index, int(pid)) for index, pid in re.findall(r"worker process (\d) \(pid (\d+)\)", server.log_tail(400))]
 
 
 def test_a_server_with_worker_processes_runs_its_jobs_in_them(tmp_path: Path) -> None:
+    """...restarts one that dies, and stops at once on a SIGTERM to its process group."""
     server = start_live_server(tmp_path, {"CINEFUSE_WORKER_PROCESSES": "2"})
     try:
         assert server.proc is not None
@@ -88,7 +75,22 @@ def test_a_server_with_worker_processes_runs_its_jobs_in_them(tmp_path: Path) ->
         ).stdout
         workers = [line for line in children.splitlines() if "spawn_main" in line]
         assert len(workers) == 2, children
-        started = re.findall(r"worker process (\d) \(pid (\d+)\)", server.log_tail(400))
+        started = started_processes(server)
         assert sorted(index for index, _ in started) == ["0", "1"]
+
+        os.kill(started[0][1], signal.SIGKILL)  # a crashed worker process is started again
+        deadline = time.monotonic() + 60
+        while len(started_processes(server)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert started_processes(server)[2] == (started[0][0], mock.ANY), server.log_tail(40)
+        body = wait_done(server.base_url, server.api_key, submit(server.base_url, server.api_key), timeout=120)
+        assert [item["status"] for item in body["data"]] == ["success"]
+
+        began = time.monotonic()  # what a service manager does: SIGTERM to the whole group
+        os.killpg(server.proc.pid, signal.SIGTERM)
+        server.proc.wait(timeout=15)
+        # uvicorn shuts down, then re-raises the signal it caught: -15 after a clean stop
+        assert time.monotonic() - began < 10 and server.proc.returncode in (0, -signal.SIGTERM)
+        assert len(started_processes(server)) == 3  # stopped children were not restarted
     finally:
         server.stop()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from functools import partial
-from multiprocessing.synchronize import Event
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cinefuse.api.results import result_item
@@ -27,7 +26,7 @@ from cinefuse.safety.guard import ContentGuard
 from cinefuse.settings import Settings
 from cinefuse.storage.base import MediaStore
 from cinefuse.storage.local import LocalMediaStore
-from cinefuse.worker_processes import ProcessWorkerPool, process_devices, set_device
+from cinefuse.worker_processes import ProcessWorkerPool, process_devices, set_device, wait_for_stop
 
 if TYPE_CHECKING:
     from cinefuse.engine.celery_app import CeleryDispatcher
@@ -196,9 +195,9 @@ def build_services(settings: Settings) -> Services:
     return Services(settings, store, media, outbound, inputs, runner, checkpointer, gpu_engine)
 
 
-def run_worker_process(values: dict[str, Any], device: str | None, stop: Event) -> None:
+def run_worker_process(values: dict[str, Any], device: str | None) -> None:
     """A spawned worker process (``worker_processes.py``): its device first, then the services,
-    then jobs on worker threads of its own until ``stop``."""
+    then jobs on worker threads of its own until a SIGTERM or SIGINT."""
     from cinefuse.generation.neural.parallel import start_group
 
     set_device(device)
@@ -208,7 +207,7 @@ def run_worker_process(values: dict[str, Any], device: str | None, stop: Event) 
     services.add(services.worker_pool(1, processes=False))
     services.start()
     try:
-        stop.wait()
+        wait_for_stop()
     finally:
         services.stop()
         if group is not None:

@@ -13,12 +13,12 @@ import logging
 import multiprocessing
 import os
 import shutil
+import signal
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
 from multiprocessing.context import SpawnProcess
-from multiprocessing.synchronize import Event
 from typing import Any
 
 from cinefuse.generation.registry import EngineUnavailable
@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 #: Seconds a worker process gets to give its job back on shutdown.
 STOP_TIMEOUT = 30.0
+#: Exit codes of a worker process that was asked to stop (it handled the signal, or died of
+#: it before it could): not restarted.
+STOPPED = (0, -signal.SIGTERM, -signal.SIGINT)
 #: The longest wait before restarting a worker process that keeps dying young.
 MAX_RESTART_DELAY = 60.0
 
@@ -79,9 +82,24 @@ def process_devices(settings: Settings, gpu_engine: bool, gpus: Sequence[str] | 
     return None
 
 
-#: A worker process's body: (settings values, device, stop event). Importable by name in the
-#: spawned child (``services.run_worker_process``).
-WorkerMain = Callable[[dict[str, Any], "str | None", Event], None]
+#: A worker process's body: (settings values, device). It runs until a SIGTERM or SIGINT
+#: (``wait_for_stop``). Importable by name in the spawned child (``services.run_worker_process``).
+WorkerMain = Callable[[dict[str, Any], "str | None"], None]
+
+
+def wait_for_stop() -> None:
+    """In a worker process: return on SIGTERM or SIGINT, or when the parent is gone.
+
+    Signals, not a shared ``multiprocessing.Event``: a server stopped with a signal to its
+    process group kills its children while they wait on the event, which leaves the event's
+    internal counters broken and a later ``set()`` in the parent blocked for good."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    parent = os.getppid()
+    while not stop.wait(1.0):
+        if os.getppid() != parent:
+            return
 
 
 def set_device(device: str | None) -> None:
@@ -93,15 +111,16 @@ def set_device(device: str | None) -> None:
 
 class ProcessWorkerPool:
     """A ``Dispatcher`` whose workers are spawned processes, one per entry of ``devices``,
-    each running ``main``, restarted when one dies (after 1 s, doubling while it keeps dying
-    young). ``dispatch`` only hints: the processes poll the job store."""
+    each running ``main``, restarted when one dies other than by being asked to stop (after
+    1 s, doubling while it keeps dying young). ``dispatch`` only hints: the processes poll
+    the job store."""
 
     def __init__(self, settings: Settings, devices: list[str | None], main: WorkerMain) -> None:
         self.settings = settings
         self.devices = devices
         self.main = main
         self._context = multiprocessing.get_context("spawn")
-        self._stop = self._context.Event()
+        self._stop = threading.Event()
         self._processes: list[SpawnProcess] = []
         self._supervisor: threading.Thread | None = None
 
@@ -112,7 +131,7 @@ class ProcessWorkerPool:
         device = self.devices[index]
         process = self._context.Process(
             target=self.main,
-            args=(self.settings.model_dump(), device, self._stop),
+            args=(self.settings.model_dump(), device),
             name=f"cinefuse-worker-{index}",
             # A context-parallel leader starts its followers: daemons may have no children.
             daemon=self.settings.context_parallel == 1,
@@ -131,7 +150,7 @@ class ProcessWorkerPool:
         delay = [1.0] * len(self._processes)
         while not self._stop.wait(0.5):
             for index, process in enumerate(self._processes):
-                if process.is_alive():
+                if process.is_alive() or process.exitcode in STOPPED:
                     continue
                 lived = time.monotonic() - started[index]
                 delay[index] = 1.0 if lived > 60 else min(delay[index] * 2, MAX_RESTART_DELAY)
@@ -146,9 +165,13 @@ class ProcessWorkerPool:
         if self._supervisor is not None:
             self._supervisor.join(timeout=5)
         for process in self._processes:
-            process.join(timeout=STOP_TIMEOUT)
             if process.is_alive():
-                process.terminate()
+                process.terminate()  # SIGTERM: it gives its job back and exits
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for process in self._processes:
+            process.join(timeout=max(deadline - time.monotonic(), 0.1))
+            if process.is_alive():
+                process.kill()
                 process.join(timeout=5)
 
     @property
