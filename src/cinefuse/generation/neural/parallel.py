@@ -36,6 +36,7 @@ import logging
 import multiprocessing
 import os
 import queue
+import signal
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -249,12 +250,15 @@ def _join(settings: Settings, rank: int, world: int, address: str) -> ParallelGr
 
 def follower_main(values: dict[str, Any], rank: int, world: int, address: str, inbox: Any) -> None:
     """A follower rank (a spawned process): join the group, then run each request the
-    leader sends through the same engine, skipping what only the leader does. Any failure
-    other than an agreed stop ends the process: the leader sees the group broken."""
+    leader sends through the same engine, skipping what only the leader does. A failure
+    while preparing a clip is the leader's too (``preparing``): logged, and the follower
+    waits for the next; a failure inside the pipeline call ends the process (``lockstep``).
+    Returns when the leader says stop or is gone."""
     global _current
     from cinefuse.generation.registry import engine_specs
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the leader, which says stop
     settings = Settings.model_validate(values)
     _current = _join(settings, rank, world, address)
     specs = engine_specs()
