@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import signal
 import sys
@@ -24,7 +23,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from multiprocessing.context import SpawnProcess
 from typing import Any, Literal
 
 from cinefuse.engine.presence import Presence, live_since
@@ -33,6 +31,7 @@ from cinefuse.jobs.store import JobStore
 from cinefuse.media.frames import Frame
 from cinefuse.settings import Settings
 from cinefuse.storage.base import MediaStore
+from cinefuse.worker_processes import SupervisedProcesses
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +44,6 @@ TEST_EXIT_ON_PROMPT = "CINEFUSE_TEST_EXIT_ON_PROMPT"
 TEST_EXIT_CODE = 70
 #: A job process that exits with this code is not restarted (it can serve no model here).
 NOTHING_TO_SERVE = 3
-#: Seconds a job process gets to give its job back on shutdown.
-STOP_TIMEOUT = 30.0
-#: Restart delays of a job process that keeps dying: 1 s doubling to this.
-MAX_RESTART_DELAY = 30.0
 
 
 # ---------------------------------------------------------------------------- probes
@@ -161,75 +156,21 @@ def run_worker(
     services.stop()
 
 
-class JobProcesses:
-    """Celery job processes, one per entry of ``devices`` (a GPU id or None), spawned and
-    restarted when one dies (after 1 s, doubling while it keeps dying young)."""
+class JobProcesses(SupervisedProcesses):
+    """Celery job processes, one per entry of ``devices`` (a GPU id, a group of them, or
+    None), supervised like worker processes (``SupervisedProcesses``); one that finds no
+    model to serve here is not restarted. SIGTERM is Celery's warm shutdown."""
 
     def __init__(self, settings: Settings, devices: Sequence[str | None], models: Sequence[str] | None) -> None:
-        self.settings = settings
-        self.devices = list(devices)
-        self.models = list(models) if models else None
-        self._context = multiprocessing.get_context("spawn")
-        self._processes: list[SpawnProcess | None] = [None] * len(self.devices)
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def _spawn(self, index: int) -> SpawnProcess:
-        device = self.devices[index]
-        process = self._context.Process(
-            target=job_process_main,
-            args=(self.settings.model_dump(), device, self.models, index),
-            name=f"cinefuse-jobs-{index}",
+        values, served = settings.model_dump(), list(models) if models else None
+        super().__init__(
+            "job process",
+            devices,
+            job_process_main,
+            lambda index: (values, self.devices[index], served, index),
+            daemon=False,
+            final={NOTHING_TO_SERVE: "serves no model here"},
         )
-        process.start()
-        log.info("job process %d (pid %s) on %s", index, process.pid, f"GPU {device}" if device else "CPU")
-        self._processes[index] = process
-        return process
-
-    def start(self) -> None:
-        for index in range(len(self.devices)):
-            self._spawn(index)
-        self._thread = threading.Thread(target=self._supervise, name="cinefuse-job-processes", daemon=True)
-        self._thread.start()
-
-    def _supervise(self) -> None:
-        started = {i: time.monotonic() for i in range(len(self.devices))}
-        delay = {i: 1.0 for i in range(len(self.devices))}
-        while not self._stopping.wait(0.5):
-            for index, process in enumerate(self._processes):
-                if process is None or process.is_alive():
-                    continue
-                code = process.exitcode
-                if code == NOTHING_TO_SERVE:
-                    log.error("job process %d serves no model here: not restarted", index)
-                    self._processes[index] = None
-                    continue
-                lived = time.monotonic() - started[index]
-                delay[index] = 1.0 if lived > 60 else min(delay[index] * 2, MAX_RESTART_DELAY)
-                log.warning("job process %d exited with %s after %.0f s: restarting", index, code, lived)
-                if self._stopping.wait(delay[index] if lived <= 60 else 1.0):
-                    return
-                started[index] = time.monotonic()
-                self._spawn(index)
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._thread:
-            self._thread.join(timeout=5)
-        alive = [p for p in self._processes if p is not None and p.is_alive()]
-        for process in alive:
-            if process.pid is not None:
-                os.kill(process.pid, signal.SIGTERM)  # Celery's warm shutdown
-        deadline = time.monotonic() + STOP_TIMEOUT
-        for process in alive:
-            process.join(timeout=max(deadline - time.monotonic(), 0.1))
-            if process.is_alive():
-                process.kill()
-                process.join(timeout=5)
-
-    @property
-    def pids(self) -> list[int]:
-        return [p.pid for p in self._processes if p is not None and p.pid is not None]
 
 
 def job_process_main(values: dict[str, Any], device: str | None, models: list[str] | None, index: int) -> None:

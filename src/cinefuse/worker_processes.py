@@ -32,7 +32,7 @@ STOP_TIMEOUT = 30.0
 #: it before it could): not restarted.
 STOPPED = (0, -signal.SIGTERM, -signal.SIGINT)
 #: The longest wait before restarting a worker process that keeps dying young.
-MAX_RESTART_DELAY = 60.0
+MAX_RESTART_DELAY = 30.0
 
 
 def visible_gpus() -> list[str]:
@@ -109,40 +109,49 @@ def set_device(device: str | None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s")
 
 
-class ProcessWorkerPool:
-    """A ``Dispatcher`` whose workers are spawned processes, one per entry of ``devices``,
-    each running ``main``, restarted when one dies other than by being asked to stop (after
-    1 s, doubling while it keeps dying young). ``dispatch`` only hints: the processes poll
-    the job store."""
+class SupervisedProcesses:
+    """Spawned processes, one per entry of ``devices``, each running
+    ``target(*args_for(index))`` and restarted when it dies other than by being asked to stop
+    (after 1 s, doubling up to ``MAX_RESTART_DELAY`` while it keeps dying young). An exit
+    code in ``final`` is logged with its reason and never restarted. ``stop`` sends SIGTERM
+    and gives the processes ``STOP_TIMEOUT`` to give their jobs back."""
 
-    def __init__(self, settings: Settings, devices: list[str | None], main: WorkerMain) -> None:
-        self.settings = settings
-        self.devices = devices
-        self.main = main
+    def __init__(
+        self,
+        label: str,
+        devices: Sequence[str | None],
+        target: Callable[..., None],
+        args_for: Callable[[int], tuple[Any, ...]],
+        *,
+        daemon: bool = True,
+        final: dict[int, str] | None = None,
+    ) -> None:
+        self.label = label
+        self.devices = list(devices)
+        self.target = target
+        self.args_for = args_for
+        self.daemon = daemon
+        self.final = final or {}
         self._context = multiprocessing.get_context("spawn")
         self._stop = threading.Event()
-        self._processes: list[SpawnProcess] = []
+        self._processes: list[SpawnProcess | None] = []
         self._supervisor: threading.Thread | None = None
-
-    def dispatch(self, job_id: str) -> None:
-        pass
 
     def _spawn(self, index: int) -> SpawnProcess:
         device = self.devices[index]
         process = self._context.Process(
-            target=self.main,
-            args=(self.settings.model_dump(), device),
-            name=f"cinefuse-worker-{index}",
-            # A context-parallel leader starts its followers: daemons may have no children.
-            daemon=self.settings.context_parallel == 1,
+            target=self.target,
+            args=self.args_for(index),
+            name=f"cinefuse-{self.label.split()[0]}-{index}",
+            daemon=self.daemon,
         )
         process.start()
-        log.info("worker process %d (pid %s) on %s", index, process.pid, f"GPU {device}" if device else "CPU")
+        log.info("%s %d (pid %s) on %s", self.label, index, process.pid, f"GPU {device}" if device else "CPU")
         return process
 
     def start(self) -> None:
         self._processes = [self._spawn(index) for index in range(len(self.devices))]
-        self._supervisor = threading.Thread(target=self._supervise, name="cinefuse-worker-processes", daemon=True)
+        self._supervisor = threading.Thread(target=self._supervise, name=f"cinefuse-{self.label}es", daemon=True)
         self._supervisor.start()
 
     def _supervise(self) -> None:
@@ -150,11 +159,16 @@ class ProcessWorkerPool:
         delay = [1.0] * len(self._processes)
         while not self._stop.wait(0.5):
             for index, process in enumerate(self._processes):
-                if process.is_alive() or process.exitcode in STOPPED:
+                if process is None or process.is_alive() or process.exitcode in STOPPED:
+                    continue
+                code = process.exitcode
+                if code in self.final:
+                    log.error("%s %d %s: not restarted", self.label, index, self.final[code])
+                    self._processes[index] = None
                     continue
                 lived = time.monotonic() - started[index]
                 delay[index] = 1.0 if lived > 60 else min(delay[index] * 2, MAX_RESTART_DELAY)
-                log.warning("worker process %d exited with %s after %.0f s: restarting", index, process.exitcode, lived)
+                log.warning("%s %d exited with %s after %.0f s: restarting", self.label, index, code, lived)
                 if self._stop.wait(delay[index]):
                     return
                 started[index] = time.monotonic()
@@ -164,11 +178,11 @@ class ProcessWorkerPool:
         self._stop.set()
         if self._supervisor is not None:
             self._supervisor.join(timeout=5)
-        for process in self._processes:
-            if process.is_alive():
-                process.terminate()  # SIGTERM: it gives its job back and exits
+        alive = [p for p in self._processes if p is not None and p.is_alive()]
+        for process in alive:
+            process.terminate()  # SIGTERM: it gives its job back and exits
         deadline = time.monotonic() + STOP_TIMEOUT
-        for process in self._processes:
+        for process in alive:
             process.join(timeout=max(deadline - time.monotonic(), 0.1))
             if process.is_alive():
                 process.kill()
@@ -176,4 +190,24 @@ class ProcessWorkerPool:
 
     @property
     def pids(self) -> list[int]:
-        return [p.pid for p in self._processes if p.pid is not None]
+        return [p.pid for p in self._processes if p is not None and p.pid is not None]
+
+
+class ProcessWorkerPool(SupervisedProcesses):
+    """A ``Dispatcher`` whose workers are spawned processes, one per entry of ``devices``,
+    each running ``main`` (``SupervisedProcesses``). ``dispatch`` only hints: the processes
+    poll the job store."""
+
+    def __init__(self, settings: Settings, devices: list[str | None], main: WorkerMain) -> None:
+        values = settings.model_dump()
+        super().__init__(
+            "worker process",
+            devices,
+            main,
+            lambda index: (values, devices[index]),
+            # A context-parallel leader starts its followers: daemons may have no children.
+            daemon=settings.context_parallel == 1,
+        )
+
+    def dispatch(self, job_id: str) -> None:
+        pass

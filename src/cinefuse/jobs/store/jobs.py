@@ -9,11 +9,11 @@ import orjson
 from sqlalchemy import Connection, bindparam, case, func, insert, literal_column, select, text, update
 
 from cinefuse.errors import TaskCancelled
-from cinefuse.jobs.codec import task_from_record, task_to_record
-from cinefuse.jobs.models import JobStatus, JobView, NewJob, ResultFailure, deliveries_for
+from cinefuse.jobs.codec import task_to_record
+from cinefuse.jobs.models import JobStatus, JobView, NewJob, ResultFailure
 from cinefuse.jobs.store.base import Repository
-from cinefuse.jobs.store.outbox import add_deliveries
-from cinefuse.jobs.store.results import RESULT_VIEW_COLUMNS, failure_values, result_view
+from cinefuse.jobs.store.outbox import fail_pending_results
+from cinefuse.jobs.store.results import RESULT_VIEW_COLUMNS, result_view
 from cinefuse.jobs.tables import jobs, results
 
 #: getResponse's one read: a task's job and its results, in order.
@@ -228,16 +228,7 @@ class JobRepository(Repository):
                     .where(jobs.c.id == row.id, jobs.c.status == "queued")
                     .values(status="cancelled", cancel_requested=True, updated_at=now)
                 )
-                failure = ResultFailure.of(TaskCancelled(message))
-                cancelled = conn.execute(
-                    update(results)
-                    .where(results.c.job_id == row.id, results.c.status == "pending")
-                    .values(finished_at=now, **failure_values(failure))
-                    .returning(results.c.idx, results.c.video_uuid)
-                ).all()
-                task = task_from_record(row.request)
-                for idx, video_uuid in cancelled:
-                    add_deliveries(conn, row.id, idx, deliveries_for(task, video_uuid, succeeded=False), now)
+                fail_pending_results(conn, row.id, row.request, ResultFailure.of(TaskCancelled(message)), now)
                 return "cancelled"
             if status == "running":
                 conn.execute(update(jobs).where(jobs.c.id == row.id).values(cancel_requested=True))

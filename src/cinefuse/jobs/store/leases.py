@@ -23,11 +23,10 @@ from cinefuse.jobs.models import (
     NewResult,
     ResultFailure,
     ResultOutcome,
-    deliveries_for,
 )
 from cinefuse.jobs.store.base import Repository
-from cinefuse.jobs.store.outbox import add_deliveries
-from cinefuse.jobs.store.results import failure_values, outcome_values
+from cinefuse.jobs.store.outbox import add_deliveries, fail_pending_results
+from cinefuse.jobs.store.results import outcome_values
 from cinefuse.jobs.tables import jobs, results
 
 _RELEASED = {"lease_owner": None, "lease_expires_at": None}
@@ -241,12 +240,4 @@ def _end(conn: Connection, row: Any, now: float) -> None:
             **_RELEASED,
         )
     )
-    failed = conn.execute(
-        update(results)
-        .where(results.c.job_id == row.id, results.c.status == "pending")
-        .values(finished_at=now, **failure_values(failure))
-        .returning(results.c.idx, results.c.video_uuid)
-    ).all()
-    task = task_from_record(row.request)
-    for idx, video_uuid in failed:
-        add_deliveries(conn, row.id, idx, deliveries_for(task, video_uuid, succeeded=False), now)
+    fail_pending_results(conn, row.id, row.request, failure, now)

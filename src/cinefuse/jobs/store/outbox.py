@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from cinefuse.jobs.models import Delivery, DeliveryOutcome, NewDelivery
+from cinefuse.jobs.codec import task_from_record
+from cinefuse.jobs.models import Delivery, DeliveryOutcome, NewDelivery, ResultFailure, deliveries_for
 from cinefuse.jobs.store.base import Repository
 from cinefuse.jobs.store.results import failure_values
 from cinefuse.jobs.tables import jobs, outbox, results
@@ -21,6 +22,23 @@ def add_deliveries(conn: Connection, job_id: str, idx: int, deliveries: Sequence
     """Queue ``deliveries`` of result ``idx`` inside the caller's transaction."""
     if deliveries:
         conn.execute(insert(outbox), [_outbox_row(job_id, idx, d, now) for d in deliveries])
+
+
+def fail_pending_results(conn: Connection, job_id: str, record: Any, failure: ResultFailure, now: float) -> None:
+    """Inside the caller's transaction: every still-pending result of the job ends with
+    ``failure``, and the webhook calls those results owe are queued. ``record`` is the job's
+    stored task (its webhook URL)."""
+    failed = conn.execute(
+        update(results)
+        .where(results.c.job_id == job_id, results.c.status == "pending")
+        .values(finished_at=now, **failure_values(failure))
+        .returning(results.c.idx, results.c.video_uuid)
+    ).all()
+    if not failed:
+        return
+    task = task_from_record(record)
+    for idx, video_uuid in failed:
+        add_deliveries(conn, job_id, idx, deliveries_for(task, video_uuid, succeeded=False), now)
 
 
 def _outbox_row(job_id: str, idx: int, delivery: NewDelivery, now: float) -> dict[str, Any]:
