@@ -1,25 +1,43 @@
-"""GPU benchmark of the neural engines: seconds per step, projected clip time, peak memory.
+"""GPU benchmark of the neural engines at full size, with random weights.
 
-Builds the full-size Wan 2.2 TI2V-5B and LTX-Video 13B distilled architectures from their
-published configs with random weights (``bench/model_configs.py``: nothing is downloaded),
-runs diffusers' real denoising loop at 1280x704 x 121 frames (Wan) and 768x512 x 121 (LTX)
-for a few steps, then the engines' own streaming VAE decode, with and without each speed
-option (torch.compile, attention backend, first-block cache, TaylorSeer, pyramid attention
-broadcast, a step-distillation recipe: 4 steps at guidance 1.0). Text encoders are left out
-(random prompt embeddings), so "projected" times are transformer steps plus the decode.
+Each engine's model is built once from its published configs (``bench/model_configs.py``:
+nothing is downloaded) with parameters created on the meta device and materialised on the
+GPU in the production dtypes (transformers and text encoders in bfloat16; the Wan VAEs and
+CLIP in float32; LTX's VAE in bfloat16), its real buffers (RoPE tables) kept. The text
+encoder is built and stays resident, as in production, so peak memory counts it; its time
+encoding one 512-token prompt is measured. Then diffusers' real denoising loop runs at the
+production grid, followed by the engines' own streaming decode:
 
-    python bench/gpu_bench.py                 # on a GPU (bfloat16)
-    python bench/gpu_bench.py --tiny          # the same code on tiny configs, on the CPU
+    ti2v   Wan 2.2 TI2V-5B, 1280x704 x 121 (5 s at 24 fps), guidance 5 (two passes a step)
+    flf2v  Wan 2.1 FLF2V-14B, 1280x720 x 81 (5 s at 16 fps), first and last frame, CLIP encoder
+    vace   Wan 2.1 VACE-14B, 1280x720 x 81, a control video and mask
+    ltx    LTX-Video 0.9.8 13B distilled, 1280x736 x 121, guidance 1, its VAE in bfloat16
 
-Reported per engine and option: median seconds per denoising step, the projected time of a
-5 s 720p clip (published steps x step time + decode), peak GPU memory, GPU-seconds per clip,
-and (``--host-ram``) host RAM over the loaded weights while a 1080p 5 s clip streams through
-the decoder into the real encoder. Prints a table, writes JSON (``--json``).
+Options (one row each; the model is reused, cache hooks are removed between rows, compiling
+runs last): ``baseline``, ``attention`` (cuDNN attention), ``first_block``, ``mag``,
+``taylorseer``, ``pab``, ``distill`` (a random rank-64 LoRA on the attention projections,
+4 steps at guidance 1: Wan only), ``vae_tiling`` (the decode), ``compile`` (repeated blocks).
+Cache rows run the production per-run cache setup (``speed.run_cache``) over ``--cache-steps``
+steps and report the mean step; with random weights the data-dependent caches (first block,
+MagCache) skip on arbitrary evidence, so those rows say "random weights": they show the hook's
+cost and its skipping mechanics, not the speed-up real weights give.
+
+    python bench/gpu_bench.py --engines ti2v                     # about 6 min on one H100
+    python bench/gpu_bench.py --engines flf2v,vace --options baseline
+    python bench/gpu_bench.py --engines ltx
+    python bench/gpu_bench.py --tiny                             # the same code, tiny, on a CPU
+
+Reported per engine and option: seconds per denoising step (median, the first step excluded),
+the projected 5 s 720p clip time (encode + published steps x step + decode), peak GPU memory
+allocated and reserved (text encoder included), GPU-seconds per clip, and (``--host-ram``) host
+RAM over the loaded VAE while a 1080p 5 s clip streams through the decoder into the real
+encoder. Prints a table, writes JSON (``--json``).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -27,6 +45,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,24 +56,86 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from model_configs import FULL, TINY  # noqa: E402
+from model_configs import FOLDERS  # noqa: E402
 
+from cinefuse.generation.neural import speed  # noqa: E402
 from cinefuse.generation.neural.decode import (  # noqa: E402
     iter_decode_ltx,
     iter_decode_wan,
     ltx_prepare_decode,
-    ltx_tiles,
+    prepare_ltx_decode,
     to_frames,
     wan_denormalize,
 )
+from cinefuse.generation.neural.loaded import LoadedModel  # noqa: E402
+from cinefuse.settings import Settings  # noqa: E402
 
-#: Steps of the published recipes: Wan quality 50, LTX distilled 8, a distillation LoRA 4.
-PUBLISHED_STEPS = {"wan": 50, "ltx": 8}
+OPTIONS = ("baseline", "attention", "first_block", "mag", "taylorseer", "pab", "distill", "vae_tiling", "compile")
+CACHES = ("first_block", "mag", "taylorseer", "pab")
 DISTILL_STEPS = 4
-GEOMETRY = {"wan": (1280, 704, 121), "ltx": (768, 512, 121)}
-TINY_GEOMETRY = {"wan": (128, 96, 17), "ltx": (128, 96, 17)}
-#: Published classifier-free guidance (Wan runs two transformer passes a step, LTX distilled one).
-GUIDANCE = {"wan": 5.0, "ltx": 1.0}
+LTX_TIMESTEPS = [1000, 993, 987, 981, 975, 909, 725, 0.03]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One engine's model at its production grid."""
+
+    folder: str
+    pipeline: str
+    width: int
+    height: int
+    frames: int
+    steps: int  # the published recipe
+    guidance: float
+    text_tokens: int
+    tiny: dict[str, dict[str, Any]] = field(default_factory=dict)  # config overrides for --tiny
+
+
+_WAN_TINY_TRANSFORMER = {
+    "num_attention_heads": 2, "attention_head_dim": 12, "text_dim": 32, "freq_dim": 32, "ffn_dim": 48,
+    "num_layers": 2, "rope_max_seq_len": 64,
+}  # fmt: skip
+_UMT5_TINY = {"vocab_size": 64, "d_model": 32, "d_kv": 8, "d_ff": 64, "num_layers": 2, "num_heads": 4,
+              "relative_attention_num_buckets": 8, "relative_attention_max_distance": 16}  # fmt: skip
+_WAN21_VAE_TINY = {"base_dim": 2, "dim_mult": [1, 1, 1, 1], "num_res_blocks": 0}
+CASES: dict[str, Case] = {
+    "ti2v": Case(
+        "Wan2.2-TI2V-5B-Diffusers", "WanPipeline", 1280, 704, 121, 50, 5.0, 512,
+        tiny={"transformer": _WAN_TINY_TRANSFORMER, "text_encoder": _UMT5_TINY,
+              "vae": {"base_dim": 2, "decoder_base_dim": 4, "dim_mult": [1, 1, 1, 1], "num_res_blocks": 0}},
+    ),
+    "flf2v": Case(
+        "Wan2.1-FLF2V-14B-720P-diffusers", "WanImageToVideoPipeline", 1280, 720, 81, 50, 5.0, 512,
+        tiny={"transformer": {**_WAN_TINY_TRANSFORMER, "image_dim": 16, "added_kv_proj_dim": 24},
+              "text_encoder": _UMT5_TINY, "vae": _WAN21_VAE_TINY,
+              "image_encoder": {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 2,
+                                "num_attention_heads": 2, "projection_dim": 16}},
+    ),
+    "vace": Case(
+        "Wan2.1-VACE-14B-diffusers", "WanVACEPipeline", 1280, 720, 81, 50, 5.0, 512,
+        tiny={"transformer": {**_WAN_TINY_TRANSFORMER, "num_layers": 3, "vace_layers": [0, 2]},
+              "text_encoder": _UMT5_TINY, "vae": _WAN21_VAE_TINY},
+    ),
+    "ltx": Case(
+        "LTX-Video-0.9.8-13B-distilled", "LTXConditionPipeline", 1280, 736, 121, 8, 1.0, 256,
+        tiny={"transformer": {"in_channels": 16, "out_channels": 16, "num_attention_heads": 2, "attention_head_dim": 8,
+                              "cross_attention_dim": 16, "num_layers": 2, "caption_channels": 32},
+              "text_encoder": {**_UMT5_TINY, "d_model": 32},
+              "vae": {"latent_channels": 16, "block_out_channels": [4, 8, 16, 32, 64],
+                      "decoder_block_out_channels": [8, 16, 32], "layers_per_block": [1, 1, 1, 1, 1],
+                      "decoder_layers_per_block": [1, 1, 1, 1]}},
+    ),
+    # Wan 2.2 A14B: two 14B experts, the high-noise one to the boundary (0.875), the low-noise one after it; the
+    # step time is one expert's (the same shape), the peak holds both (as on an 80 GiB card).
+    "a14b": Case(
+        "Wan2.2-T2V-A14B-Diffusers", "WanPipeline", 1280, 720, 81, 40, 4.0, 512,
+        tiny={"transformer": _WAN_TINY_TRANSFORMER, "transformer_2": _WAN_TINY_TRANSFORMER,
+              "text_encoder": _UMT5_TINY, "vae": _WAN21_VAE_TINY},
+    ),
+}  # fmt: skip
+TINY_GRID = {
+    "ti2v": (128, 96, 17), "flf2v": (64, 48, 9), "vace": (64, 48, 9), "ltx": (128, 96, 17), "a14b": (64, 48, 9),
+}  # fmt: skip
 
 
 @dataclass
@@ -66,11 +147,16 @@ class Row:
     frames: int
     steps_run: int
     step_seconds: float
+    encode_seconds: float
     decode_seconds: float
     projected_clip_seconds: float
     peak_gpu_gib: float
+    peak_reserved_gib: float
     gpu_seconds_per_clip: float
     notes: list[str] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------------ build
 
 
 def device_and_dtype(tiny: bool) -> tuple[torch.device, torch.dtype]:
@@ -79,186 +165,325 @@ def device_and_dtype(tiny: bool) -> tuple[torch.device, torch.dtype]:
     return torch.device("cpu"), torch.float32
 
 
-def build(cls: Any, config: dict[str, Any], device: torch.device, dtype: torch.dtype) -> Any:
-    """Random weights, built on the device (real buffers: Wan's RoPE tables), cast like
-    ``from_pretrained(dtype=...)`` would, keeping the class's fp32 modules in fp32."""
-    torch.manual_seed(0)
-    with torch.device(device):
-        model = cls(**config)
-    model.to(dtype)
-    keep = getattr(cls, "_keep_in_fp32_modules", None) or []
-    for name, tensor in list(model.named_parameters()) + list(model.named_buffers()):
-        if any(part in name.split(".") for part in keep):
-            tensor.data = tensor.data.float()
-    return model.eval().requires_grad_(False)
+def materialise(model: torch.nn.Module, device: torch.device, dtype: torch.dtype, fp32: tuple[str, ...] = ()) -> Any:
+    """Parameters created on the meta device, made real on ``device``: random normal(0, 0.02)
+    matrices, unit norm weights, zero biases; ``fp32`` modules (the class's
+    ``_keep_in_fp32_modules``) in float32. Buffers were built for real (RoPE tables) and move."""
+    for module_name, module in model.named_modules():
+        keep = any(part in module_name.split(".") for part in fp32)
+        for name, param in list(module._parameters.items()):
+            if param is None:
+                continue
+            tensor = torch.empty(param.shape, device=device, dtype=torch.float32 if keep else dtype)
+            if tensor.ndim >= 2:
+                tensor.normal_(0.0, 0.02)
+            elif name == "weight":
+                tensor.fill_(1.0)
+            else:
+                tensor.zero_()
+            module._parameters[name] = torch.nn.Parameter(tensor, requires_grad=False)
+        for name, buffer in list(module._buffers.items()):
+            if buffer is not None:
+                module._buffers[name] = buffer.to(device)
+    return model.eval()
 
 
-def make_pipeline(engine: str, configs: dict[str, Any], device: torch.device, dtype: torch.dtype) -> Any:
+def build_component(kind: str, config: dict[str, Any], device: torch.device, dtype: torch.dtype) -> Any:
+    """A component of class ``kind`` from its published config, materialised (``materialise``)."""
     import diffusers
+    import transformers
+    from accelerate import init_empty_weights
 
-    diffusers.utils.logging.set_verbosity_error()
-    if engine == "wan":
-        transformer = build(diffusers.WanTransformer3DModel, configs["transformer"], device, dtype)
-        vae = build(diffusers.AutoencoderKLWan, configs["vae"], device, torch.float32)
-        scheduler = diffusers.UniPCMultistepScheduler(
-            prediction_type="flow_prediction", use_flow_sigmas=True, num_train_timesteps=1000, flow_shift=5.0
-        )
-        pipe = diffusers.WanPipeline(
-            tokenizer=None, text_encoder=None, vae=vae, scheduler=scheduler, transformer=transformer,
-            expand_timesteps=True,
-        )  # fmt: skip
+    if kind == "LTXLatentUpsamplerModel":
+        from diffusers.pipelines.ltx.modeling_latent_upsampler import LTXLatentUpsamplerModel as cls
     else:
-        transformer = build(diffusers.LTXVideoTransformer3DModel, configs["transformer"], device, dtype)
-        vae = build(diffusers.AutoencoderKLLTXVideo, configs["vae"], device, dtype)
-        scheduler = diffusers.FlowMatchEulerDiscreteScheduler(use_dynamic_shifting=False)
-        pipe = diffusers.LTXConditionPipeline(
-            scheduler=scheduler, vae=vae, text_encoder=None, tokenizer=None, transformer=transformer
+        cls = getattr(diffusers, kind, None) or getattr(transformers, kind)
+    with init_empty_weights(include_buffers=False):
+        if issubclass(cls, transformers.PreTrainedModel):
+            model = cls(cls.config_class(**config))
+        else:
+            model = cls.from_config(config)
+    return materialise(model, device, dtype, tuple(getattr(cls, "_keep_in_fp32_modules", None) or ()))
+
+
+def build_pipeline(case: Case, tiny: bool, device: torch.device, dtype: torch.dtype) -> Any:
+    """The engine's pipeline with every component the production one holds (text encoder,
+    image encoder) resident on ``device``, in the production dtypes."""
+    import diffusers
+    import transformers
+
+    from cinefuse.generation.neural.pipelines import load_dtypes
+
+    folder = FOLDERS[case.folder]
+    dtypes = load_dtypes(case.pipeline, dtype)
+    parts: dict[str, Any] = {}
+    for name, entry in folder.components.items():
+        if entry is None:
+            parts[name] = None
+            continue
+        _, kind = entry
+        config = {**folder.configs.get(name, {}), **(case.tiny.get(name, {}) if tiny else {})}
+        if name == "scheduler":
+            parts[name] = getattr(diffusers, kind).from_config(config)
+        elif name == "image_processor":
+            parts[name] = transformers.CLIPImageProcessor(**config)
+        elif name == "tokenizer":
+            parts[name] = None  # the bench feeds the pipeline embeddings, never text
+        else:
+            parts[name] = build_component(kind, config, device, dtypes.get(name, dtypes["default"]))
+    if case.pipeline == "LTXConditionPipeline":  # as the engine: explicit timesteps need an unshifted schedule
+        parts["scheduler"] = type(parts["scheduler"]).from_config(
+            parts["scheduler"].config, use_dynamic_shifting=False, shift=1.0, shift_terminal=None
         )
+    cls = getattr(diffusers, case.pipeline)
+    pipe = cls(**{k: v for k, v in parts.items() if k in cls._get_signature_keys(cls)[0]}, **folder.pipeline_config)
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
 
-def apply_option(pipe: Any, option: str, device: torch.device) -> tuple[int | None, float | None]:
-    """Apply one speed option; returns (steps, guidance) overrides of the recipe."""
-    import diffusers
-
-    transformer = pipe.transformer
-    if option == "compile":
-        transformer.compile_repeated_blocks(fullgraph=True)
-    elif option == "attention":
-        backend = "_native_cudnn" if device.type == "cuda" else "_native_math"
-        transformer.set_attention_backend(backend)
-    elif option == "first_block_cache":
-        transformer.enable_cache(diffusers.FirstBlockCacheConfig(threshold=0.05))
-    elif option == "taylorseer":
-        transformer.enable_cache(
-            diffusers.TaylorSeerCacheConfig(
-                cache_interval=3,
-                disable_cache_before_step=2,
-                max_order=1,
-                cache_identifiers=[r"blocks\.\d+\.attn1", r"blocks\.\d+\.attn2", r"blocks\.\d+\.ffn"]
-                if "Wan" in type(transformer).__name__
-                else None,
-                taylor_factors_dtype=transformer.dtype,
-            )
-        )
-    elif option == "pab":
-        transformer.enable_cache(
-            diffusers.PyramidAttentionBroadcastConfig(
-                spatial_attention_block_skip_range=2,
-                spatial_attention_timestep_skip_range=(100, 950),
-                current_timestep_callback=lambda: pipe.current_timestep,
-            )
-        )
-    elif option == "distill":
-        return DISTILL_STEPS, 1.0
-    elif option == "vae_tiling":
-        pipe.vae.enable_tiling()
-    return None, None
+# ------------------------------------------------------------------------------------------ run
 
 
-def text_inputs(engine: str, configs: dict[str, Any], device: torch.device, dtype: torch.dtype) -> dict[str, Any]:
-    dim, tokens = configs["text"]
-    embeds = torch.randn(1, tokens, dim, device=device, dtype=dtype)
-    negative = torch.randn(1, tokens, dim, device=device, dtype=dtype)
-    if engine == "wan":
-        return {"prompt_embeds": embeds, "negative_prompt_embeds": negative}
-    mask = torch.ones(1, tokens, device=device, dtype=torch.long)
-    return {
-        "prompt_embeds": embeds,
-        "prompt_attention_mask": mask,
-        "negative_prompt_embeds": negative,
-        "negative_prompt_attention_mask": mask,
-    }
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
 
 
-def run_case(engine: str, option: str, args: argparse.Namespace) -> Row:
-    device, dtype = device_and_dtype(args.tiny)
-    configs = (TINY if args.tiny else FULL)[engine]
-    width, height, frames = (TINY_GEOMETRY if args.tiny else GEOMETRY)[engine]
-    pipe = make_pipeline(engine, configs, device, dtype)
-    steps_override, guidance_override = apply_option(pipe, option, device)
-    guidance = guidance_override if guidance_override is not None else GUIDANCE[engine]
+def encode(case: Case, pipe: Any, device: torch.device) -> tuple[dict[str, Any], float]:
+    """The production encode stage on random token ids of the prompt length (a prompt and a
+    negative prompt): (embeddings for the pipeline call, seconds)."""
+    encoder = pipe.text_encoder
+    vocab = encoder.config.vocab_size
+    ids = torch.randint(3, vocab, (2, case.text_tokens), device=device)  # prompt and negative prompt
+    mask = torch.ones_like(ids)
+    synchronize(device)
+    started = time.perf_counter()
+    with torch.inference_mode():
+        hidden = encoder(ids, attention_mask=mask).last_hidden_state.to(pipe.transformer.dtype)
+    synchronize(device)
+    seconds = time.perf_counter() - started
+    if case.pipeline.startswith("Wan"):
+        return {"prompt_embeds": hidden[:1], "negative_prompt_embeds": hidden[1:]}, seconds
+    return {"prompt_embeds": hidden[:1], "prompt_attention_mask": mask[:1]}, seconds
+
+
+def inputs(case: Case, width: int, height: int, frames: int, device: torch.device) -> dict[str, Any]:
+    """The role's conditioning: first and last frame images (FLF2V), a control video and mask
+    (VACE)."""
+    from PIL import Image
+
+    if case.pipeline == "WanImageToVideoPipeline":
+        return {"image": Image.new("RGB", (width, height), (90, 120, 150)),
+                "last_image": Image.new("RGB", (width, height), (150, 120, 90))}  # fmt: skip
+    if case.pipeline == "WanVACEPipeline":
+        gray = Image.new("RGB", (width, height), (127, 127, 127))
+        keep, free = Image.new("L", (width, height), 0), Image.new("L", (width, height), 255)
+        return {"video": [gray] * frames, "mask": [keep] + [free] * (frames - 1), "conditioning_scale": 1.0}
+    return {}
+
+
+def denoise(
+    case: Case, pipe: Any, embeds: dict[str, Any], steps: int, guidance: float, grid: tuple[int, int, int],
+    device: torch.device,
+) -> tuple[Any, list[float]]:  # fmt: skip
+    """The pipeline call for ``steps`` steps: (latents, per-step seconds)."""
     marks: list[float] = []
 
     def on_step(pipe: Any, step: int, timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        synchronize(device)
         marks.append(time.perf_counter())
         return {}
 
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    generator = torch.Generator(device=device).manual_seed(0)
+    width, height, frames = grid
+    schedule: dict[str, Any] = {"num_inference_steps": steps}
+    if case.pipeline == "LTXConditionPipeline":
+        schedule = {"timesteps": LTX_TIMESTEPS[:steps]} if steps <= len(LTX_TIMESTEPS) else schedule
+        schedule["frame_rate"] = 24
     started = time.perf_counter()
     output = pipe(
-        height=height,
-        width=width,
-        num_frames=frames,
-        num_inference_steps=args.steps,
-        guidance_scale=guidance,
-        generator=generator,
-        output_type="latent",
-        callback_on_step_end=on_step,
-        **text_inputs(engine, configs, device, dtype),
-    )
+        height=height, width=width, num_frames=frames, guidance_scale=guidance,
+        generator=torch.Generator(device=device).manual_seed(0), output_type="latent",
+        callback_on_step_end=on_step, **embeds, **schedule, **inputs(case, width, height, frames, device),
+    )  # fmt: skip
     gaps = [b - a for a, b in zip([started, *marks], marks, strict=False)]
-    # The first step pays compilation and warm-up: the median of the others is the step time.
-    step_seconds = statistics.median(gaps[1:] if len(gaps) > 1 else gaps)
-    decode_started = time.perf_counter()
-    decoded = sum(1 for _ in decode(engine, pipe, output.frames, generator))
+    return output.frames, gaps
+
+
+def decode(case: Case, pipe: Any, latents: Any, device: torch.device) -> tuple[int, float]:
+    """The engines' streaming decode, into uint8 frames: (frames, seconds)."""
+    vae = pipe.vae
+    synchronize(device)
+    started = time.perf_counter()
+    count = 0
+    with torch.inference_mode():
+        if case.pipeline.startswith("Wan"):
+            for chunk in iter_decode_wan(vae, wan_denormalize(vae, latents.to(vae.dtype))):
+                count += sum(1 for _ in to_frames(chunk))
+        else:
+            prepare_ltx_decode(vae)
+            z, temb = ltx_prepare_decode(vae, latents, 0.05, 0.025, torch.Generator(device=device).manual_seed(0))
+            for chunk in iter_decode_ltx(vae, z, temb):
+                count += sum(1 for _ in to_frames(chunk))
+    synchronize(device)
+    return count, time.perf_counter() - started
+
+
+def add_random_lora(pipe: Any, rank: int) -> None:
+    """A step-distillation LoRA's cost: a random rank-``rank`` adapter on the attention
+    projections of every block (peft), active."""
+    from peft import LoraConfig
+
+    pipe.transformer.add_adapter(
+        LoraConfig(
+            r=rank, lora_alpha=rank, init_lora_weights=False, target_modules=["to_q", "to_k", "to_v", "to_out.0"]
+        )
+    )
+    pipe.transformer.to(pipe.transformer.device)
+
+
+@contextlib.contextmanager
+def peak_memory(device: torch.device) -> Iterator[dict[str, float]]:
+    stats: dict[str, float] = {"allocated": 0.0, "reserved": 0.0}
     if device.type == "cuda":
-        torch.cuda.synchronize()
-    decode_seconds = time.perf_counter() - decode_started
-    peak = torch.cuda.max_memory_allocated() / 1024**3 if device.type == "cuda" else 0.0
-    steps = steps_override or PUBLISHED_STEPS[engine]
-    projected = steps * step_seconds + decode_seconds
-    notes = [f"decoded {decoded} frames", f"guidance {guidance:g}", f"{steps} steps projected"]
-    del pipe, output
+        torch.cuda.reset_peak_memory_stats()
+    yield stats
+    if device.type == "cuda":
+        stats["allocated"] = torch.cuda.max_memory_allocated() / 1024**3
+        stats["reserved"] = torch.cuda.max_memory_reserved() / 1024**3
+
+
+def run_engine(name: str, options: list[str], args: argparse.Namespace) -> list[Row]:
+    """Every option on one build of engine ``name``; a failing option is a row saying why."""
+    case = CASES[name]
+    device, dtype = device_and_dtype(args.tiny)
+    grid = TINY_GRID[name] if args.tiny else (case.width, case.height, case.frames)
+    started = time.perf_counter()
+    pipe = build_pipeline(case, args.tiny, device, dtype)
+    built = time.perf_counter() - started
+    role = {"WanPipeline": "text", "WanImageToVideoPipeline": "first_last", "WanVACEPipeline": "references"}.get(
+        case.pipeline, "fast"
+    )
+    loaded = LoadedModel(Path(case.folder), pipe)
+    embeds, encode_seconds = encode(case, pipe, device)
+    rows: list[Row] = []
+    baseline: dict[str, Any] = {}
+    ordered = [o for o in OPTIONS if o in options and o != "compile"] + (["compile"] if "compile" in options else [])
+    for option in ordered:
+        try:
+            rows.append(run_option(case, name, option, pipe, loaded, role, embeds, encode_seconds, grid, device, args,
+                                   baseline or None, baseline))  # fmt: skip
+        except Exception as exc:  # an option this device cannot run: report it, keep going
+            rows.append(Row(name, option, *grid, 0, 0.0, encode_seconds, 0.0, 0.0, 0.0, 0.0, 0.0,
+                            [f"failed: {type(exc).__name__}: {str(exc)[:300]}"]))  # fmt: skip
+        finally:
+            if loaded.cache is not None:
+                pipe.transformer.disable_cache()
+                loaded.cache = None
+            gc.collect()
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+    for row in rows:
+        row.notes.append(f"model built in {built:.0f} s")
+    del pipe, loaded, embeds, baseline
     gc.collect()
     if device.type == "cuda":
         torch.cuda.empty_cache()
-    return Row(engine, option, width, height, frames, len(gaps), step_seconds, decode_seconds, projected, peak,
-               projected, notes)  # fmt: skip
+    return rows
 
 
-def decode(engine: str, pipe: Any, latents: Any, generator: Any) -> Any:
-    vae = pipe.vae
-    with torch.inference_mode():
-        if engine == "wan":
-            for chunk in iter_decode_wan(vae, wan_denormalize(vae, latents)):
-                yield from to_frames(chunk)
+def run_option(
+    case: Case, name: str, option: str, pipe: Any, loaded: LoadedModel, role: Any, embeds: dict[str, Any],
+    encode_seconds: float, grid: tuple[int, int, int], device: torch.device, args: argparse.Namespace,
+    baseline: dict[str, Any] | None, baseline_out: dict[str, Any],
+) -> Row:  # fmt: skip
+    """One row: ``baseline`` holds the baseline row's latents, step gaps and decode (None
+    until it ran); the baseline row fills ``baseline_out``."""
+    notes: list[str] = []
+    steps, guidance, published = args.steps, case.guidance, case.steps
+    settings = Settings(cache=option if option in CACHES else "none", compile_backend=args.compile_backend,
+                        cache_mag_ratios={case.folder: [1.0] * 8} if option == "mag" else None)  # fmt: skip
+    if option in CACHES:
+        steps = args.cache_steps
+        notes.append(f"mean over {steps - 1} steps of a run of {steps}")
+        if option in ("first_block", "mag"):
+            notes.append("random weights: skips decided on arbitrary evidence")
+    if option == "attention":
+        backend = "_native_cudnn" if device.type == "cuda" else "_native_math"
+        for transformer in speed.transformers_of(loaded):
+            transformer.set_attention_backend(backend)
+        notes.append(f"attention backend {backend}")
+    if option in ("distill", "pab") and case.pipeline.startswith("Wan"):
+        guidance = 1.0  # a distilled recipe (and PAB runs only where guidance is one pass)
+        if option == "distill":
+            add_random_lora(pipe, 64)
+            steps = published = DISTILL_STEPS
+            notes.append("random rank-64 LoRA, 4 steps at guidance 1")
         else:
-            vae.use_framewise_decoding = True
-            z, temb = ltx_prepare_decode(vae, latents, 0.05, 0.025, generator)
-            assert ltx_tiles(vae, z.shape[2]) > 0
-            for chunk in iter_decode_ltx(vae, z, temb):
-                yield from to_frames(chunk)
+            notes.append("guidance 1 (PAB is off for separately guided runs)")
+    if option == "distill" and not case.pipeline.startswith("Wan"):
+        raise ValueError("LTX-Video distilled is already a distilled recipe")
+    if option == "vae_tiling":
+        pipe.vae.enable_tiling()
+    if option == "compile":
+        speed.compile_transformers(Settings(compile="blocks", compile_backend=args.compile_backend), loaded)
+        notes.append(f"compiled ({args.compile_backend}); first step excluded")
+    with peak_memory(device) as peak:
+        if option == "vae_tiling" and baseline is not None:  # the baseline's latents, decoded tiled
+            latents, gaps = baseline["latents"], baseline["gaps"]
+            notes.append("steps: the baseline's")
+        else:
+            with speed.run_cache(settings, loaded, pipe, role, steps, separate_guidance=guidance > 1) as off:
+                if off:
+                    notes.append(off)
+                latents, gaps = denoise(case, pipe, embeds, steps, guidance, grid, device)
+        if option in ("baseline", "vae_tiling") or baseline is None:
+            frames, decode_seconds = decode(case, pipe, latents, device)
+        else:
+            frames, decode_seconds = baseline["frames"], baseline["decode_seconds"]
+            notes.append("decode: the baseline's")
+    if option == "baseline":
+        baseline_out.update(latents=latents, gaps=gaps, frames=frames, decode_seconds=decode_seconds)
+    if option == "attention":
+        for transformer in speed.transformers_of(loaded):
+            transformer.set_attention_backend("native")
+    if option == "vae_tiling":
+        pipe.vae.disable_tiling()
+    if option == "distill":
+        pipe.transformer.delete_adapters(pipe.transformer.active_adapters())
+    measured = gaps[1:] if len(gaps) > 1 else gaps
+    step_seconds = (statistics.mean if option in CACHES else statistics.median)(measured) if measured else 0.0
+    projected = encode_seconds + published * step_seconds + decode_seconds
+    notes.insert(0, f"decoded {frames} frames")
+    notes.append(f"guidance {guidance:g}, {published} steps projected")
+    return Row(name, option, *grid, len(gaps), step_seconds, encode_seconds, decode_seconds, projected,
+               peak["allocated"], peak["reserved"], projected, notes)  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------ host RAM
 
 
 def host_ram_while_decoding(args: argparse.Namespace) -> dict[str, float]:
-    """Host RAM (RSS) over the loaded VAE while a 1080p 5 s Wan clip (121 frames at 24 fps)
-    streams through the decoder into the real MP4 encoder."""
+    """Host RAM (RSS) over the loaded VAE while a 1080p 5 s Wan 2.2 clip (121 frames at 24
+    fps) streams through the decoder into the real MP4 encoder."""
     from cinefuse.media.video import encode_frames
 
     device, _ = device_and_dtype(args.tiny)
-    configs = (TINY if args.tiny else FULL)["wan"]
+    case = CASES["ti2v"]
+    config = {**FOLDERS[case.folder].configs["vae"], **(case.tiny["vae"] if args.tiny else {})}
     width, height, frames = (256, 144, 17) if args.tiny else (1920, 1088, 121)
-    import diffusers
-
-    vae = build(diffusers.AutoencoderKLWan, configs["vae"], device, torch.float32)
+    vae = build_component("AutoencoderKLWan", config, device, torch.float32)
     latents = torch.randn(1, 48, (frames - 1) // 4 + 1, height // 16, width // 16, device=device)
     gc.collect()
     baseline = rss_mib()
     peak = baseline
-    samples: list[float] = []
 
     def frames_out() -> Any:
         nonlocal peak
-        for frame in (f[:height, :width] for f in decode("wan", type("P", (), {"vae": vae})(), latents, None)):
-            peak = max(peak, rss_mib())
-            samples.append(peak)
-            yield frame
+        with torch.inference_mode():
+            for chunk in iter_decode_wan(vae, wan_denormalize(vae, latents)):
+                for frame in to_frames(chunk):
+                    peak = max(peak, rss_mib())
+                    yield frame[:height, :width]
 
     with tempfile.TemporaryDirectory() as tmp:
         encode_frames(frames_out(), Path(tmp) / "clip.mp4", fmt="MP4", width=width, height=height, fps=24, quality=80)
@@ -273,48 +498,53 @@ def rss_mib() -> float:
     return 0.0
 
 
-OPTIONS = ("baseline", "attention", "first_block_cache", "taylorseer", "pab", "distill", "vae_tiling", "compile")
+# ------------------------------------------------------------------------------------------ main
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="tiny configs on the CPU (the test suite runs this)")
-    parser.add_argument("--steps", type=int, default=None, help="denoising steps run per case (default 4, tiny 2)")
-    parser.add_argument("--engines", default="wan,ltx")
+    parser.add_argument(
+        "--engines", default="ti2v,flf2v,vace,ltx,a14b", help=f"comma-separated, from {', '.join(CASES)}"
+    )
     parser.add_argument("--options", default=",".join(o for o in OPTIONS if o != "compile"),
                         help=f"comma-separated, from {', '.join(OPTIONS)}")  # fmt: skip
+    parser.add_argument("--steps", type=int, default=None, help="steps of a baseline row (default 4; tiny 2)")
+    parser.add_argument("--cache-steps", type=int, default=None, help="steps of a cache row (default 8; tiny 4)")
+    parser.add_argument("--compile-backend", default="inductor")
     parser.add_argument("--host-ram", action="store_true", help="also measure host RAM while decoding 1080p")
     parser.add_argument("--json", type=Path, default=HERE / "results" / "gpu_bench.json")
     args = parser.parse_args(argv)
     args.steps = args.steps or (2 if args.tiny else 4)
+    args.cache_steps = args.cache_steps or (4 if args.tiny else 8)
     device, dtype = device_and_dtype(args.tiny)
+    options = args.options.split(",")
     rows: list[Row] = []
-    for engine in args.engines.split(","):
-        for option in args.options.split(","):
-            try:
-                rows.append(run_case(engine, option, args))
-            except Exception as exc:  # an option this device cannot run: report it, keep going
-                failed = [f"failed: {type(exc).__name__}: {exc}"]
-                rows.append(Row(engine, option, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0.0, 0.0, failed))
+    for name in args.engines.split(","):
+        wanted = [o for o in options if not (o == "distill" and name == "ltx")]
+        rows.extend(run_engine(name, wanted, args))
     report: dict[str, Any] = {
         "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
         "dtype": str(dtype),
         "tiny": args.tiny,
+        "random_weights": True,
         "rows": [asdict(row) for row in rows],
     }
     if args.host_ram:
         report["host_ram_1080p_decode"] = host_ram_while_decoding(args)
-    print(f"device {report['device']} ({report['dtype']}){' TINY configs' if args.tiny else ''}")
-    header = f"{'engine':6} {'option':18} {'size':>15} {'s/step':>8} {'decode s':>9} {'clip s':>8} {'peak GiB':>9}"
+    print(f"device {report['device']} ({report['dtype']}){' TINY configs' if args.tiny else ''}; random weights")
+    header = (f"{'engine':6} {'option':12} {'size':>15} {'s/step':>8} {'encode s':>8} {'decode s':>9} {'clip s':>8}"
+              f" {'peak GiB':>9} {'resv GiB':>9}")  # fmt: skip
     print(header)
     print("-" * len(header))
     for row in rows:
         size = f"{row.width}x{row.height}x{row.frames}"
-        print(f"{row.engine:6} {row.option:18} {size:>15} {row.step_seconds:8.3f} {row.decode_seconds:9.2f} "
-              f"{row.projected_clip_seconds:8.2f} {row.peak_gpu_gib:9.2f}  {'; '.join(row.notes)}")  # fmt: skip
+        print(f"{row.engine:6} {row.option:12} {size:>15} {row.step_seconds:8.3f} {row.encode_seconds:8.2f} "
+              f"{row.decode_seconds:9.2f} {row.projected_clip_seconds:8.2f} {row.peak_gpu_gib:9.2f} "
+              f"{row.peak_reserved_gib:9.2f}  {'; '.join(row.notes)}")  # fmt: skip
     if "host_ram_1080p_decode" in report:
         ram = report["host_ram_1080p_decode"]
-        print(f"host RAM while decoding: {ram['over_weights_mib']:.0f} MiB over the loaded VAE")
+        print(f"host RAM while decoding 1080p: {ram['over_weights_mib']:.0f} MiB over the loaded VAE")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.json}")

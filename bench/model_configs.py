@@ -1,17 +1,39 @@
 """Published architectures of the neural engines' models, as constructor arguments.
 
-Full size: Wan 2.2 TI2V-5B (transformer 5.00 B parameters, Wan 2.2 VAE) and LTX-Video 0.9.7 /
-0.9.8 13B distilled (transformer 13.0 B, 0.9.7 VAE), from diffusers' conversion scripts
-(``scripts/convert_wan_to_diffusers.py``, ``scripts/convert_ltx_to_diffusers.py``),
-cross-checked against the original Wan 2.2 ``wan_ti2v_5B.py`` config. ``TINY`` shrinks the
-same structures so ``gpu_bench.py --tiny`` runs on a CPU in seconds. Used by
-``bench/gpu_bench.py`` to build the models with random weights: nothing is downloaded.
+Every weights folder the engines load (docs/engines.md), one ``PublishedFolder`` each in
+``FOLDERS``: the Hub repository, the ``model_index.json`` pipeline class and component
+entries, and every component's constructor config (diffusers ``config.json`` keys, or the
+transformers config keys for the text and image encoders), each with where it was checked.
+
+Sources, in the order they were trusted:
+
+* the publisher's own files on the Hugging Face Hub (``config.json``, ``model_index.json``,
+  ``scheduler_config.json``), or byte-identical mirrors of them that say so;
+* diffusers' conversion scripts (``scripts/convert_wan_to_diffusers.py``,
+  ``scripts/convert_ltx_to_diffusers.py``, huggingface/diffusers at 58eb52c0803e), which
+  wrote the diffusers folders the publishers uploaded;
+* the installed diffusers 0.42.1 class defaults where a conversion script passes none.
+
+What could not be verified against a published file says so where it is used (the
+``unverified`` notes of each folder); nothing here is guessed silently. ``FULL`` and
+``TINY`` keep the shapes ``bench/gpu_bench.py`` builds from. Nothing is downloaded.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
+DIFFUSERS_SCRIPTS = "https://github.com/huggingface/diffusers/blob/58eb52c0803ea9af3abec60841c2a093bdf1f951/scripts"
+CONVERT_WAN = f"{DIFFUSERS_SCRIPTS}/convert_wan_to_diffusers.py"
+CONVERT_LTX = f"{DIFFUSERS_SCRIPTS}/convert_ltx_to_diffusers.py"
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Wan 2.2 TI2V-5B (Wan-AI/Wan2.2-TI2V-5B-Diffusers)
+# ----------------------------------------------------------------------------------------------------------------------
+
+# convert_wan_to_diffusers.py vae22_diffusers_config; the same values in a copy of the published vae/config.json
+# whose _name_or_path is Wan-AI/Wan2.2-TI2V-5B-Diffusers: https://huggingface.co/nvidia/Cosmos3-Edge/resolve/main/vae/config.json
 WAN22_LATENTS_MEAN = [
     -0.2289, -0.0052, -0.1323, -0.2339, -0.2799, 0.0174, 0.1838, 0.1557, -0.1382, 0.0542, 0.2813, 0.0891, 0.157,
     -0.0098, 0.0375, -0.1825, -0.2246, -0.1207, -0.0698, 0.5109, 0.2665, -0.2108, -0.2158, 0.2502, -0.2055, -0.0322,
@@ -25,6 +47,12 @@ WAN22_LATENTS_STD = [
     0.3943, 0.5537, 0.5444, 0.4089, 0.7468, 0.7744,
 ]  # fmt: skip
 
+# convert_wan_to_diffusers.py get_transformer_config("Wan2.2-TI2V-5B"), cross-checked against the original
+# https://raw.githubusercontent.com/Wan-Video/Wan2.2/main/wan/configs/wan_ti2v_5B.py (dim 3072 = 24 x 128, ffn 14336,
+# 30 layers, patch (1, 2, 2), vae_stride (4, 16, 16)). rope_max_seq_len / pos_embed_seq_len / image_dim: class
+# defaults (the script passes none). A third-party copy (inference-sh/Wan2.2-TI2V-5B-Diffusers) carries
+# image_dim 1280 / added_kv_proj_dim 5120; that cannot be the published file (a text-only forward would then fail
+# in add_k_proj), so it is not followed.
 WAN22_TRANSFORMER: dict[str, Any] = {
     "patch_size": [1, 2, 2],
     "num_attention_heads": 24,
@@ -38,8 +66,14 @@ WAN22_TRANSFORMER: dict[str, Any] = {
     "cross_attn_norm": True,
     "qk_norm": "rms_norm_across_heads",
     "eps": 1e-06,
+    "image_dim": None,
+    "added_kv_proj_dim": None,
     "rope_max_seq_len": 1024,
+    "pos_embed_seq_len": None,
 }
+# convert_wan_to_diffusers.py vae22_diffusers_config and the published copy above. That config also carries
+# "clip_output": false, a key diffusers 0.42.1's AutoencoderKLWan no longer takes (it is ignored on load), so it is
+# left out of the constructor arguments.
 WAN22_VAE: dict[str, Any] = {
     "base_dim": 160,
     "decoder_base_dim": 256,
@@ -48,6 +82,7 @@ WAN22_VAE: dict[str, Any] = {
     "num_res_blocks": 2,
     "attn_scales": [],
     "temperal_downsample": [False, True, True],
+    "dropout": 0.0,
     "latents_mean": WAN22_LATENTS_MEAN,
     "latents_std": WAN22_LATENTS_STD,
     "is_residual": True,
@@ -57,7 +92,8 @@ WAN22_VAE: dict[str, Any] = {
     "scale_factor_temporal": 4,
     "scale_factor_spatial": 16,
 }
-#: UniPC, as published for the TI2V-5B folder.
+#: UniPC, as convert_wan_to_diffusers.py writes it for TI2V ("TI2V" -> flow_shift 5.0); the original config's
+#: sample_shift is 5.0 too (wan_ti2v_5B.py). The rest of scheduler_config.json: UniPCMultistepScheduler defaults.
 WAN22_SCHEDULER: dict[str, Any] = {
     "prediction_type": "flow_prediction",
     "use_flow_sigmas": True,
@@ -66,6 +102,191 @@ WAN22_SCHEDULER: dict[str, Any] = {
 }
 WAN_TEXT_DIM, WAN_TEXT_TOKENS = 4096, 512
 
+# google/umt5-xxl as the Wan diffusers folders ship it (text_encoder/config.json, UMT5EncoderModel): checked against
+# https://huggingface.co/Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers/blob/refs%2Fpr%2F4/text_encoder/config.json and a
+# mirror of Wan-AI/Wan2.1-VACE-14B-diffusers
+# https://huggingface.co/JackIsNotInTheBox/Video_Watermark_Remover_Checkpoints/blob/main/vace-14b/text_encoder/config.json
+# (the conversion script loads UMT5EncoderModel.from_pretrained("google/umt5-xxl") for every Wan folder). The
+# Wan2.2-TI2V-5B-Diffusers text encoder file itself was not found; the script gives it the same model.
+UMT5_XXL: dict[str, Any] = {
+    "vocab_size": 256384,
+    "d_model": 4096,
+    "d_kv": 64,
+    "d_ff": 10240,
+    "num_layers": 24,
+    "num_decoder_layers": 24,
+    "num_heads": 64,
+    "relative_attention_num_buckets": 32,
+    "relative_attention_max_distance": 128,
+    "dropout_rate": 0.1,
+    "layer_norm_epsilon": 1e-06,
+    "initializer_factor": 1.0,
+    "feed_forward_proj": "gated-gelu",
+    "dense_act_fn": "gelu_new",
+    "is_gated_act": True,
+    "scalable_attention": True,
+    "tie_word_embeddings": False,
+    "pad_token_id": 0,
+    "eos_token_id": 1,
+    "decoder_start_token_id": 0,
+    "tokenizer_class": "T5Tokenizer",
+}
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Wan 2.1: the VAE (z 16, 8x) shared by FLF2V and VACE, FLF2V-14B-720P, VACE-14B / -1.3B
+# ----------------------------------------------------------------------------------------------------------------------
+
+# convert_wan_to_diffusers.py convert_vae() builds AutoencoderKLWan() with the class defaults; the same values are in a
+# copy of Wan-AI/Wan2.1-I2V-14B-720P-Diffusers vae/config.json
+# (https://huggingface.co/grnr9730/Wan2.1-I2V-14B-720P-Diffusers/blob/main/vae/config.json, 0.33.0.dev0: it predates
+# the Wan 2.2 keys, which then take these defaults).
+WAN21_LATENTS_MEAN = [
+    -0.7571, -0.7089, -0.9113, 0.1075, -0.1745, 0.9653, -0.1517, 1.5508,
+    0.4134, -0.0715, 0.5517, -0.3632, -0.1922, -0.9497, 0.2503, -0.2921,
+]  # fmt: skip
+WAN21_LATENTS_STD = [
+    2.8184, 1.4541, 2.3275, 2.6558, 1.2196, 1.7708, 2.6052, 2.0743,
+    3.2687, 2.1526, 2.8652, 1.5579, 1.6382, 1.1253, 2.8251, 1.916,
+]  # fmt: skip
+WAN21_VAE: dict[str, Any] = {
+    "base_dim": 96,
+    "decoder_base_dim": None,
+    "z_dim": 16,
+    "dim_mult": [1, 2, 4, 4],
+    "num_res_blocks": 2,
+    "attn_scales": [],
+    "temperal_downsample": [False, True, True],
+    "dropout": 0.0,
+    "latents_mean": WAN21_LATENTS_MEAN,
+    "latents_std": WAN21_LATENTS_STD,
+    "is_residual": False,
+    "in_channels": 3,
+    "out_channels": 3,
+    "patch_size": None,
+    "scale_factor_temporal": 4,
+    "scale_factor_spatial": 8,
+}
+
+#: CLIP tokens of one 224x224 image through ViT-H/14: (224 / 14)^2 patches + the class token.
+CLIP_TOKENS = (224 // 14) ** 2 + 1
+
+# convert_wan_to_diffusers.py get_transformer_config("Wan-FLF2V-14B-720P"): the I2V-14B transformer (in 36 = 16 noise +
+# 4 mask + 16 condition latents, image_dim 1280 = CLIP ViT-H width, added_kv_proj_dim 5120 = the inner dim) plus
+# pos_embed_seq_len 257 * 2 (the first and last frames' CLIP tokens are concatenated). The published
+# transformer/config.json itself was not found; these values agree with Wan-AI/Wan2.1-I2V-14B-720P-Diffusers'
+# (https://huggingface.co/StevenZhang/Wan2.1-I2V-14B-720P-Diff/blob/main/config.json, the script's source) but for
+# pos_embed_seq_len.
+WAN21_FLF2V_TRANSFORMER: dict[str, Any] = {
+    "patch_size": [1, 2, 2],
+    "num_attention_heads": 40,
+    "attention_head_dim": 128,
+    "in_channels": 36,
+    "out_channels": 16,
+    "text_dim": 4096,
+    "freq_dim": 256,
+    "ffn_dim": 13824,
+    "num_layers": 40,
+    "cross_attn_norm": True,
+    "qk_norm": "rms_norm_across_heads",
+    "eps": 1e-06,
+    "image_dim": 1280,
+    "added_kv_proj_dim": 5120,
+    "rope_max_seq_len": 1024,
+    "pos_embed_seq_len": 2 * CLIP_TOKENS,
+}
+# laion/CLIP-ViT-H-14-laion2B-s32B-b79K's vision tower (CLIPVisionModel) as the Wan I2V / FLF2V folders ship it:
+# https://huggingface.co/ypyp/wan2.1_i2v/blob/main/image_encoder/config.json (the Wan team's staging copy; the
+# FLF2V folder's image_encoder/config.json is 583 bytes next to I2V's 582, the file itself was not found:
+# https://huggingface.co/Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers/tree/main/image_encoder). The conversion script at
+# HEAD would save CLIPVisionModelWithProjection for I2V/FLF2V; the published folders and the diffusers docs' FLF2V
+# example load CLIPVisionModel, which is recorded here.
+CLIP_VIT_H_14: dict[str, Any] = {
+    "hidden_size": 1280,
+    "intermediate_size": 5120,
+    "projection_dim": 1024,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 16,
+    "num_channels": 3,
+    "image_size": 224,
+    "patch_size": 14,
+    "hidden_act": "gelu",
+    "layer_norm_eps": 1e-05,
+    "attention_dropout": 0.0,
+    "dropout": 0.0,
+    "initializer_range": 0.02,
+    "initializer_factor": 1.0,
+}
+# laion/CLIP-ViT-H-14 preprocessing (OpenAI CLIP mean/std, bicubic resize of the short side to 224, centre crop 224):
+# the preprocessor_config.json of a duplicate of Wan-AI/Wan2.2-Animate-14B-Diffusers, saved by the same conversion
+# script from the same laion processor
+# (https://huggingface.co/AlexBidlovtam/Wan2.2-Animate-14B-Diffusers/blob/main/image_processor/preprocessor_config.json).
+# The FLF2V folder's image_processor/ also ships the CLIP tokenizer (vocab.json, tokenizer.json:
+# https://huggingface.co/Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers/blob/main/image_processor/vocab.json): it was saved
+# from AutoProcessor (a CLIPProcessor). Its preprocessor_config.json and its model_index.json entry were not found.
+CLIP_IMAGE_PROCESSOR: dict[str, Any] = {
+    "crop_size": {"height": 224, "width": 224},
+    "do_center_crop": True,
+    "do_convert_rgb": True,
+    "do_normalize": True,
+    "do_rescale": True,
+    "do_resize": True,
+    "image_mean": [0.48145466, 0.4578275, 0.40821073],
+    "image_std": [0.26862954, 0.26130258, 0.27577711],
+    "resample": 3,
+    "rescale_factor": 0.00392156862745098,
+    "size": {"shortest_edge": 224},
+}
+#: convert_wan_to_diffusers.py: "FLF2V" -> flow_shift 16.0 (diffusers PR #11365, "update scheduler config in
+#: conversion script", merged the day the FLF2V diffusers folder was uploaded). The published scheduler_config.json
+#: itself was not found: 16.0 is the conversion script's value, not a read of the Hub file.
+WAN21_FLF2V_SCHEDULER: dict[str, Any] = {**WAN22_SCHEDULER, "flow_shift": 16.0}
+
+# convert_wan_to_diffusers.py get_transformer_config("Wan-VACE-14B"), equal to a mirror of the published file:
+# https://huggingface.co/JackIsNotInTheBox/Video_Watermark_Remover_Checkpoints/commit/d3506651e7bc5eeadc43b149d8b8ee775c64cd33
+# (vace_in_channels 96 = 2 x 16 latent channels of the inactive/reactive video + 64 = 8 x 8 folded mask).
+WAN21_VACE_14B_TRANSFORMER: dict[str, Any] = {
+    "patch_size": [1, 2, 2],
+    "num_attention_heads": 40,
+    "attention_head_dim": 128,
+    "in_channels": 16,
+    "out_channels": 16,
+    "text_dim": 4096,
+    "freq_dim": 256,
+    "ffn_dim": 13824,
+    "num_layers": 40,
+    "cross_attn_norm": True,
+    "qk_norm": "rms_norm_across_heads",
+    "eps": 1e-06,
+    "image_dim": None,
+    "added_kv_proj_dim": None,
+    "rope_max_seq_len": 1024,
+    "pos_embed_seq_len": None,
+    "vace_layers": [0, 5, 10, 15, 20, 25, 30, 35],
+    "vace_in_channels": 96,
+}
+# convert_wan_to_diffusers.py get_transformer_config("Wan-VACE-1.3B"); the same values in a copy of the published file
+# (https://huggingface.co/callgg/wan-decoder/blob/main/transformer/config.json).
+WAN21_VACE_1_3B_TRANSFORMER: dict[str, Any] = {
+    **WAN21_VACE_14B_TRANSFORMER,
+    "num_attention_heads": 12,
+    "ffn_dim": 8960,
+    "num_layers": 30,
+    "vace_layers": list(range(0, 30, 2)),
+}
+# Mirror of the published VACE-14B scheduler/scheduler_config.json (UniPC, flow_prediction, flow_shift 3.0):
+# https://huggingface.co/JackIsNotInTheBox/Video_Watermark_Remover_Checkpoints/commit/166a3d3eade95aa6f113519e2e47cb4fcfbf6c6c
+# For VACE-1.3B the conversion script writes the same 3.0 (the published file was not found).
+WAN21_VACE_SCHEDULER: dict[str, Any] = {**WAN22_SCHEDULER, "flow_shift": 3.0}
+
+# ----------------------------------------------------------------------------------------------------------------------
+# LTX-Video 0.9.7 / 0.9.8 13B distilled and the latent upsampler
+# ----------------------------------------------------------------------------------------------------------------------
+
+# The 13B transformer: Lightricks' own 0.9.7 diffusers file
+# (https://huggingface.co/Lightricks/LTX-Video-0.9.7-dev/blob/refs%2Fpr%2F3/transformer/config.json) and
+# convert_ltx_to_diffusers.py get_transformer_config("0.9.7"). Caution: the script's "0.9.8" falls through to the 2B
+# config (28 layers, head dim 64, cross-attention 2048), which is not the 13B model; 0.9.8-13B-distilled is the 0.9.7
+# 13B architecture. The 0.9.8-13B-distilled folder's transformer/config.json itself was not found.
 LTX_13B_TRANSFORMER: dict[str, Any] = {
     "in_channels": 128,
     "out_channels": 128,
@@ -83,6 +304,9 @@ LTX_13B_TRANSFORMER: dict[str, Any] = {
     "attention_bias": True,
     "attention_out_bias": True,
 }
+# The 0.9.5 / 0.9.7 VAE (LTXVideo095DownBlock3D, 32x spatial / 8x temporal, timestep-conditioned decoder with residual
+# 2x upsamplers): convert_ltx_to_diffusers.py get_vae_config("0.9.7"), identical to a copy of the 0.9.8 VAE
+# (https://huggingface.co/callgg/ltxv0.9.8-decoder/blob/main/vae/config.json). The script has no "0.9.8" VAE branch.
 LTX_VAE: dict[str, Any] = {
     "in_channels": 3,
     "out_channels": 3,
@@ -108,7 +332,273 @@ LTX_VAE: dict[str, Any] = {
     "spatial_compression_ratio": 32,
     "temporal_compression_ratio": 8,
 }
+# google/t5-v1_1-xxl's encoder (convert_ltx_to_diffusers.py: T5EncoderModel.from_pretrained("google/t5-v1_1-xxl")):
+# https://huggingface.co/google/t5-v1_1-xxl/blame/main/config.json, as a LTX folder ships it (T5EncoderModel, with
+# dense_act_fn / is_gated_act spelled out): https://huggingface.co/jbilcke-hf/LTX-Video-0.9.1-HFIE/blame/6789b6e8e5e3e7104e339e978da6cca64abd2d22/text_encoder/config.json
+T5_V1_1_XXL: dict[str, Any] = {
+    "vocab_size": 32128,
+    "d_model": 4096,
+    "d_kv": 64,
+    "d_ff": 10240,
+    "num_layers": 24,
+    "num_decoder_layers": 24,
+    "num_heads": 64,
+    "relative_attention_num_buckets": 32,
+    "relative_attention_max_distance": 128,
+    "dropout_rate": 0.1,
+    "layer_norm_epsilon": 1e-06,
+    "initializer_factor": 1.0,
+    "feed_forward_proj": "gated-gelu",
+    "dense_act_fn": "gelu_new",
+    "is_gated_act": True,
+    "tie_word_embeddings": False,
+    "pad_token_id": 0,
+    "eos_token_id": 1,
+    "decoder_start_token_id": 0,
+}
+#: convert_ltx_to_diffusers.py writes FlowMatchEulerDiscreteScheduler(use_dynamic_shifting=False) for 0.9.5 / 0.9.7
+#: (everything else the class defaults). The 0.9.8-13B-distilled folder's scheduler_config.json was not found: the
+#: older LTX-Video folders ship use_dynamic_shifting true, base_shift 0.95, max_shift 2.05, shift_terminal 0.1
+#: (https://huggingface.co/Lightricks/LTX-Video/blob/05be24f065a268e3b7881b63a114dbf52ce68fd1/scheduler/scheduler_config.json),
+#: which the LTX engine rebuilds unshifted at load; ``LTX_SHIFTED_SCHEDULER`` keeps that variant.
+LTX_SCHEDULER: dict[str, Any] = {"num_train_timesteps": 1000, "shift": 1.0, "use_dynamic_shifting": False}
+LTX_SHIFTED_SCHEDULER: dict[str, Any] = {
+    "num_train_timesteps": 1000,
+    "shift": 1.0,
+    "use_dynamic_shifting": True,
+    "base_shift": 0.95,
+    "max_shift": 2.05,
+    "base_image_seq_len": 1024,
+    "max_image_seq_len": 4096,
+    "shift_terminal": 0.1,
+}
 LTX_TEXT_DIM, LTX_TEXT_TOKENS = 4096, 128
+#: convert_ltx_to_diffusers.py get_spatial_latent_upsampler_config("0.9.8") (identical to "0.9.7"). Lightricks ships
+#: 0.9.8's as a single file copied from 0.9.7's ("Copy ltxv-spatial-upscaler-0.9.7.safetensors to
+#: ltxv-spatial-upscaler-0.9.8.safetensors":
+#: https://huggingface.co/Lightricks/LTX-Video/blob/main/ltxv-spatial-upscaler-0.9.8.safetensors); the diffusers-format
+#: upsampler folder is Lightricks/ltxv-spatial-upscaler-0.9.7 (no "-0.9.8" diffusers repository was found; the
+#: diffusers docs load a-r-r-o-w/LTX-0.9.8-Latent-Upsampler).
+LTX_LATENT_UPSAMPLER: dict[str, Any] = {
+    "in_channels": 128,
+    "mid_channels": 512,
+    "num_blocks_per_stage": 4,
+    "dims": 3,
+    "spatial_upsample": True,
+    "temporal_upsample": False,
+}
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# The published folders
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PublishedFolder:
+    """One diffusers-format weights folder as its publisher ships it.
+
+    ``components`` maps each ``model_index.json`` component to its ``[library, class]`` entry
+    (``None`` for a component the folder leaves empty); ``pipeline_config`` holds the other
+    keys of ``model_index.json`` (``expand_timesteps``); ``configs`` holds each component's
+    constructor arguments (for ``text_encoder`` / ``image_encoder``: the transformers config).
+    ``unverified`` lists, in words, what could not be checked against a published file.
+    """
+
+    repo_id: str
+    pipeline_class: str
+    components: dict[str, tuple[str, str] | None]
+    configs: dict[str, dict[str, Any]]
+    pipeline_config: dict[str, Any] = field(default_factory=dict)
+    sources: tuple[str, ...] = ()
+    unverified: tuple[str, ...] = ()
+
+
+WAN_COMPONENTS: dict[str, tuple[str, str] | None] = {
+    "scheduler": ("diffusers", "UniPCMultistepScheduler"),
+    "text_encoder": ("transformers", "UMT5EncoderModel"),
+    "tokenizer": ("transformers", "T5TokenizerFast"),
+    "transformer": ("diffusers", "WanTransformer3DModel"),
+    "vae": ("diffusers", "AutoencoderKLWan"),
+}
+
+# Wan 2.2 A14B (Wan-AI/Wan2.2-T2V-A14B-Diffusers, Wan-AI/Wan2.2-I2V-A14B-Diffusers): two experts of the Wan 2.1 14B
+# shape each. The original configs (https://github.com/Wan-Video/Wan2.2 wan/configs/wan_t2v_A14B.py, wan_i2v_A14B.py):
+# dim 5120 = 40 x 128, ffn 13824, 40 layers, freq_dim 256, qk_norm, cross_attn_norm, eps 1e-6, patch (1, 2, 2), the
+# Wan 2.1 VAE (vae_stride 4x8x8); t2v boundary 0.875, shift 12.0, guidance (3.0 low, 4.0 high); i2v boundary 0.900,
+# shift 5.0, guidance 3.5 / 3.5; 40 steps. The I2V experts take 36 channels and no CLIP image (no image_dim).
+WAN22_A14B_T2V_TRANSFORMER: dict[str, Any] = {
+    **{
+        k: v
+        for k, v in WAN21_FLF2V_TRANSFORMER.items()
+        if k not in ("image_dim", "added_kv_proj_dim", "pos_embed_seq_len")
+    },
+    "in_channels": 16,
+}
+WAN22_A14B_I2V_TRANSFORMER: dict[str, Any] = {**WAN22_A14B_T2V_TRANSFORMER, "in_channels": 36}
+WAN22_A14B_COMPONENTS: dict[str, tuple[str, str] | None] = {
+    **WAN_COMPONENTS,
+    "transformer_2": WAN_COMPONENTS["transformer"],
+}
+A14B_UNVERIFIED = (
+    "transformer/config.json, transformer_2/config.json and model_index.json: from the original configs and the"
+    " conversion's layout (WanPipeline / WanImageToVideoPipeline with transformer_2 and boundary_ratio); the folders'"
+    " own files were not found",
+    "scheduler_config.json: taken to match Wan 2.2 TI2V-5B's (the engine sets the published flow shift per run)",
+)
+
+FOLDERS: dict[str, PublishedFolder] = {
+    "Wan2.2-TI2V-5B-Diffusers": PublishedFolder(
+        repo_id="Wan-AI/Wan2.2-TI2V-5B-Diffusers",
+        pipeline_class="WanPipeline",
+        components={**WAN_COMPONENTS, "transformer_2": None},
+        configs={
+            "transformer": WAN22_TRANSFORMER,
+            "vae": WAN22_VAE,
+            "scheduler": WAN22_SCHEDULER,
+            "text_encoder": UMT5_XXL,
+        },
+        pipeline_config={"expand_timesteps": True, "boundary_ratio": None},
+        sources=(CONVERT_WAN, "https://raw.githubusercontent.com/Wan-Video/Wan2.2/main/wan/configs/wan_ti2v_5B.py"),
+        unverified=(
+            "model_index.json itself: the class names follow the Wan 2.1 folders' model_index.json "
+            "(https://huggingface.co/Wan-AI/Wan2.1-T2V-14B-Diffusers/blob/refs%2Fpr%2F5/model_index.json) and the "
+            "conversion script (WanPipeline(..., expand_timesteps=True))",
+            "transformer/config.json and scheduler/scheduler_config.json: from the conversion script",
+        ),
+    ),
+    "Wan2.1-FLF2V-14B-720P-diffusers": PublishedFolder(
+        repo_id="Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers",
+        pipeline_class="WanImageToVideoPipeline",
+        components={
+            **WAN_COMPONENTS,
+            "image_encoder": ("transformers", "CLIPVisionModel"),
+            "image_processor": ("transformers", "CLIPImageProcessor"),
+        },
+        configs={
+            "transformer": WAN21_FLF2V_TRANSFORMER,
+            "vae": WAN21_VAE,
+            "scheduler": WAN21_FLF2V_SCHEDULER,
+            "text_encoder": UMT5_XXL,
+            "image_encoder": CLIP_VIT_H_14,
+            "image_processor": CLIP_IMAGE_PROCESSOR,
+        },
+        sources=(CONVERT_WAN, "https://huggingface.co/Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers"),
+        unverified=(
+            "model_index.json: not found; the image_processor/ folder ships CLIP tokenizer files, so the published "
+            "entry may read CLIPProcessor rather than CLIPImageProcessor",
+            "scheduler flow_shift 16.0: the conversion script's value; scheduler_config.json was not found",
+            "transformer/config.json: the conversion script's values (not the Hub file)",
+        ),
+    ),
+    "Wan2.1-VACE-14B-diffusers": PublishedFolder(
+        repo_id="Wan-AI/Wan2.1-VACE-14B-diffusers",
+        pipeline_class="WanVACEPipeline",
+        components={**WAN_COMPONENTS, "transformer": ("diffusers", "WanVACETransformer3DModel")},
+        configs={
+            "transformer": WAN21_VACE_14B_TRANSFORMER,
+            "vae": WAN21_VAE,
+            "scheduler": WAN21_VACE_SCHEDULER,
+            "text_encoder": UMT5_XXL,
+        },
+        # A mirror of the whole published folder, file by file ("Mirror Wan-AI/Wan2.1-VACE-14B-diffusers: ..."):
+        sources=(
+            CONVERT_WAN,
+            "https://huggingface.co/JackIsNotInTheBox/Video_Watermark_Remover_Checkpoints/blob/main/vace-14b/model_index.json",
+        ),
+    ),
+    "Wan2.1-VACE-1.3B-diffusers": PublishedFolder(
+        repo_id="Wan-AI/Wan2.1-VACE-1.3B-diffusers",
+        pipeline_class="WanVACEPipeline",
+        components={**WAN_COMPONENTS, "transformer": ("diffusers", "WanVACETransformer3DModel")},
+        configs={
+            "transformer": WAN21_VACE_1_3B_TRANSFORMER,
+            "vae": WAN21_VAE,
+            "scheduler": WAN21_VACE_SCHEDULER,
+            "text_encoder": UMT5_XXL,
+        },
+        sources=(CONVERT_WAN, "https://huggingface.co/callgg/wan-decoder/blob/main/transformer/config.json"),
+        unverified=("model_index.json and scheduler_config.json: taken to match VACE-14B's (same conversion)",),
+    ),
+    "Wan2.2-T2V-A14B-Diffusers": PublishedFolder(
+        repo_id="Wan-AI/Wan2.2-T2V-A14B-Diffusers",
+        pipeline_class="WanPipeline",
+        components=WAN22_A14B_COMPONENTS,
+        configs={
+            "transformer": WAN22_A14B_T2V_TRANSFORMER,
+            "transformer_2": WAN22_A14B_T2V_TRANSFORMER,
+            "vae": WAN21_VAE,
+            "scheduler": WAN22_SCHEDULER,
+            "text_encoder": UMT5_XXL,
+        },
+        pipeline_config={"boundary_ratio": 0.875, "expand_timesteps": False},
+        sources=("https://raw.githubusercontent.com/Wan-Video/Wan2.2/main/wan/configs/wan_t2v_A14B.py", CONVERT_WAN),
+        unverified=A14B_UNVERIFIED,
+    ),
+    "Wan2.2-I2V-A14B-Diffusers": PublishedFolder(
+        repo_id="Wan-AI/Wan2.2-I2V-A14B-Diffusers",
+        pipeline_class="WanImageToVideoPipeline",
+        components={**WAN22_A14B_COMPONENTS, "image_encoder": None, "image_processor": None},
+        configs={
+            "transformer": WAN22_A14B_I2V_TRANSFORMER,
+            "transformer_2": WAN22_A14B_I2V_TRANSFORMER,
+            "vae": WAN21_VAE,
+            "scheduler": WAN22_SCHEDULER,
+            "text_encoder": UMT5_XXL,
+        },
+        pipeline_config={"boundary_ratio": 0.9, "expand_timesteps": False},
+        sources=("https://raw.githubusercontent.com/Wan-Video/Wan2.2/main/wan/configs/wan_i2v_A14B.py", CONVERT_WAN),
+        unverified=A14B_UNVERIFIED,
+    ),
+    "LTX-Video-0.9.8-13B-distilled": PublishedFolder(
+        repo_id="Lightricks/LTX-Video-0.9.8-13B-distilled",
+        pipeline_class="LTXConditionPipeline",
+        components={
+            "scheduler": ("diffusers", "FlowMatchEulerDiscreteScheduler"),
+            "text_encoder": ("transformers", "T5EncoderModel"),
+            "tokenizer": ("transformers", "T5Tokenizer"),
+            "transformer": ("diffusers", "LTXVideoTransformer3DModel"),
+            "vae": ("diffusers", "AutoencoderKLLTXVideo"),
+        },
+        configs={
+            "transformer": LTX_13B_TRANSFORMER,
+            "vae": LTX_VAE,
+            "scheduler": LTX_SCHEDULER,
+            "text_encoder": T5_V1_1_XXL,
+        },
+        sources=(
+            CONVERT_LTX,
+            "https://huggingface.co/collections/Lightricks/ltx-video-models",
+            # the 0.9.7 diffusers conversion's model_index.json (LTXConditionPipeline, T5Tokenizer):
+            "https://huggingface.co/krish897/LTX-Video-0.9.7-diffusers/blob/main/model_index.json",
+        ),
+        unverified=(
+            "the folder's own model_index.json, transformer/config.json and scheduler_config.json were not found: "
+            "model_index follows the 0.9.7 conversion, the transformer 0.9.7-dev's 13B file, the scheduler the "
+            "0.9.7 conversion (use_dynamic_shifting false)",
+        ),
+    ),
+    "ltxv-spatial-upscaler-0.9.8": PublishedFolder(
+        # 0.9.8's upsampler is a single file in Lightricks/LTX-Video, copied from this folder's weights:
+        repo_id="Lightricks/ltxv-spatial-upscaler-0.9.7",
+        pipeline_class="LTXLatentUpsamplePipeline",
+        components={
+            "latent_upsampler": ("ltx", "LTXLatentUpsamplerModel"),
+            "vae": ("diffusers", "AutoencoderKLLTXVideo"),
+        },
+        configs={"latent_upsampler": LTX_LATENT_UPSAMPLER, "vae": LTX_VAE},
+        sources=(
+            CONVERT_LTX,
+            "https://huggingface.co/Lightricks/LTX-Video/blob/main/ltxv-spatial-upscaler-0.9.8.safetensors",
+        ),
+        unverified=(
+            "no diffusers-format 'ltxv-spatial-upscaler-0.9.8' repository was found; the layout is the conversion "
+            "script's LTXLatentUpsamplePipeline(vae, latent_upsampler).save_pretrained",
+            "model_index.json records latent_upsampler as ['ltx', 'LTXLatentUpsamplerModel'], as diffusers 0.42.1 "
+            "writes a class defined under diffusers.pipelines.ltx",
+        ),
+    ),
+}
 
 FULL: dict[str, dict[str, Any]] = {
     "wan": {"transformer": WAN22_TRANSFORMER, "vae": WAN22_VAE, "text": (WAN_TEXT_DIM, WAN_TEXT_TOKENS)},

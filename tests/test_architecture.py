@@ -28,6 +28,7 @@ PARTS = {
     "cinefuse.settings": "core",
     "cinefuse.errors": "core",
     "cinefuse.owners": "core",
+    "cinefuse.gpu_profiles": "core",
     "cinefuse.models": "models",
     "cinefuse.schemas": "schemas",
     "cinefuse.jobs": "jobs",
@@ -38,6 +39,7 @@ PARTS = {
     "cinefuse.safety": "safety",
     "cinefuse.delivery": "delivery",
     "cinefuse.engine": "engine",
+    "cinefuse.hub": "hub",
     "cinefuse.api": "edge",
     "cinefuse.app": "edge",
     "cinefuse.cli": "edge",
@@ -63,6 +65,7 @@ ALLOWED: dict[str, set[str]] = {
     "safety": _BELOW_JOBS | {"media"},
     "delivery": _BELOW_JOBS | {"jobs", "storage", "media"},
     "engine": _BELOW_JOBS | {"jobs", "media", "storage", "generation", "safety", "delivery"},
+    "hub": {"core"},
     "edge": set(PARTS.values()),
 }
 

@@ -109,8 +109,41 @@ def test_context_parallelism_refuses_what_cannot_run_across_gpus(monkeypatch: py
     with pytest.raises(ValidationError, match="cache=first_block decides from each rank's own tokens"):
         Settings(cache="first_block")
     assert Settings(cache="taylorseer").cache == "taylorseer"
+    # The review's finding 5: MagCache's head hook saw the unsplit sequence, its tail a shard.
+    with pytest.raises(ValidationError, match="cache=mag measures its residual on the first block's input"):
+        Settings(cache="mag", cache_mag_ratios={"text": [1.0]})
     monkeypatch.setenv("CINEFUSE_CONTEXT_PARALLEL", "1")  # one GPU per clip: anything goes
     assert Settings(attention_backend="xformers", cache="first_block").cache == "first_block"
+
+
+@pytest.mark.parametrize("gpus", [3, 5, 6, 7, 16])
+def test_context_parallelism_needs_a_group_size_that_divides_every_sharded_model_s_heads(
+    monkeypatch: pytest.MonkeyPatch, gpus: int
+) -> None:
+    """The review's finding 5: Ulysses attention gives each GPU whole heads (24 on the 5B, 40
+    on the 14B models); 3 or 6 broke every FLF2V clip and 5 every TI2V clip, in a crash loop."""
+    monkeypatch.setenv("CINEFUSE_CONTEXT_PARALLEL", str(gpus))
+    with pytest.raises(ValidationError, match=r"does not divide the attention heads .* use 2, 4 or 8"):
+        Settings()
+
+
+@pytest.mark.parametrize("gpus", [2, 4, 8])
+def test_context_parallel_groups_of_2_4_and_8_are_accepted(monkeypatch: pytest.MonkeyPatch, gpus: int) -> None:
+    monkeypatch.setenv("CINEFUSE_CONTEXT_PARALLEL", str(gpus))
+    assert Settings().context_parallel == gpus
+
+
+def test_magcache_ratios_are_given_per_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The review's finding 10: one list served the 5B, both 14B models and LTX."""
+    monkeypatch.setenv("CINEFUSE_CACHE", "mag")
+    monkeypatch.setenv("CINEFUSE_CACHE_MAG_RATIOS", "[1.0, 0.98, 0.95]")
+    with pytest.raises(ValidationError, match="calibrated per model, so one list cannot serve every model"):
+        Settings()
+    monkeypatch.setenv("CINEFUSE_CACHE_MAG_RATIOS", '{"Wan2.2-TI2V-5B-Diffusers": [1.0, 0.98], "fast": [1.0, 0.9]}')
+    settings = Settings()
+    assert settings.mag_ratios_for("Wan2.2-TI2V-5B-Diffusers", "text") == [1.0, 0.98]
+    assert settings.mag_ratios_for("LTX-Video-0.9.8-13B-distilled", "fast") == [1.0, 0.9]
+    assert settings.mag_ratios_for("Wan2.1-VACE-14B-diffusers", "references") is None
 
 
 @pytest.mark.parametrize(

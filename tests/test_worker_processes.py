@@ -94,3 +94,20 @@ def test_a_server_with_worker_processes_runs_its_jobs_in_them(tmp_path: Path) ->
         assert len(started_processes(server)) == 3  # stopped children were not restarted
     finally:
         server.stop()
+
+
+def test_a_gpu_worker_process_gets_its_gpu_and_an_allocator_that_does_not_fragment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The review's finding 12: each job allocates its own shapes; expandable segments keep
+    a long-running GPU process from fragmenting. An operator's own setting wins."""
+    from cinefuse.worker_processes import CUDA_ALLOC_CONF, set_device
+
+    monkeypatch.delenv("PYTORCH_CUDA_ALLOC_CONF", raising=False)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    set_device("3")
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "3"
+    assert os.environ["PYTORCH_CUDA_ALLOC_CONF"] == CUDA_ALLOC_CONF == "expandable_segments:True"
+    monkeypatch.setenv("PYTORCH_CUDA_ALLOC_CONF", "max_split_size_mb:512")
+    set_device("1")
+    assert os.environ["PYTORCH_CUDA_ALLOC_CONF"] == "max_split_size_mb:512"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import gc
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from cinefuse.api.auth import KeyRing
+from cinefuse.api.availability import ModelAvailability, edit_problem, fleet_snapshot, local_snapshot
+from cinefuse.api.envelope import EnvelopeLimits
 from cinefuse.api.health import health_router
 from cinefuse.api.media import media_router
 from cinefuse.api.metrics import metrics_router
@@ -18,14 +21,31 @@ from cinefuse.api.rest import ASGIApp, RestEndpoint
 from cinefuse.api.swagger import swagger_router
 from cinefuse.api.tasks import TaskHandler
 from cinefuse.api.ui import ui_router
+from cinefuse.api.videos import ModelNames, VideosFrontDoor, videos_router
 from cinefuse.api.ws import ws_router
+from cinefuse.engine.presence import live_since
 from cinefuse.jobs.dispatch import Dispatcher
 from cinefuse.jobs.service import JobService
 from cinefuse.jobs.writer import BatchWriter
 from cinefuse.keys import configured_keys
-from cinefuse.services import build_services
+from cinefuse.services import Services, build_services
 from cinefuse.settings import Settings
 from cinefuse.storage.local import LocalMediaStore
+
+
+def model_availability(settings: Settings, services: Services) -> ModelAvailability:
+    """What ``GET /v1/models`` says runs here: this process's engines (embedded), or the
+    models the live workers serve (distributed)."""
+    if not settings.broker_url:
+        return ModelAvailability(lambda: local_snapshot(settings))
+
+    def served() -> set[str] | None:
+        since = live_since(time.time(), settings.heartbeat_interval)
+        live = [w for w in services.store.workers.live(since) if w.role == "worker"]
+        models = {m for w in live for m in w.models}
+        return None if not live or "*" in models else models
+
+    return ModelAvailability(lambda: fleet_snapshot(served()))
 
 
 def create_app(settings: Settings | None = None) -> ASGIApp:
@@ -51,7 +71,7 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
         services.add(loop)
     deliverer = services.deliverer() if settings.deliverer else None
     if deliverer:
-        services.add(deliverer)
+        services.add(deliverer, aside=True)
     handler = TaskHandler(
         keys,
         jobs,
@@ -79,10 +99,22 @@ def create_app(settings: Settings | None = None) -> ASGIApp:
     install_openapi(app, max_tasks=settings.max_tasks_per_request)  # POST /v1 in /openapi.json and /docs
     app.include_router(swagger_router())  # /docs, without a CDN
     app.include_router(health_router())
-    app.include_router(metrics_router(services))
-    app.include_router(ui_router())
-    app.include_router(ws_router(handler, settings.ws_idle_timeout, settings.max_body_bytes, settings.ws_stall_timeout))
+    app.include_router(metrics_router(services, keys))
+    app.include_router(ui_router(availability=model_availability(settings, services)))
+    limits = EnvelopeLimits.from_settings(settings)
+    app.include_router(ws_router(handler, settings.ws_idle_timeout, limits, settings.ws_stall_timeout))
+    local = not settings.broker_url
+    door = VideosFrontDoor(
+        keys,
+        handler,
+        services.store,
+        services.media,
+        ModelNames.from_settings(settings),
+        limits,
+        edit_problem=lambda model_id: edit_problem(settings, model_id, local=local),
+    )
+    app.include_router(videos_router(door))  # the OpenAI-style front door (docs/openai.md)
     if isinstance(services.media, LocalMediaStore):
         app.include_router(media_router(services.media))
     # POST /v1 is answered in front of FastAPI (see api/rest.py); the rest is FastAPI's.
-    return RestEndpoint(handler, app, settings.max_body_bytes)
+    return RestEndpoint(handler, app, limits)

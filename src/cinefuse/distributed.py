@@ -259,4 +259,7 @@ def _exiting_on(marker: str, engine_for: Callable[[str], Engine]) -> Callable[[s
                 os._exit(TEST_EXIT_CODE)
             return self.engine.generate(request, on_step)
 
+        def after_job(self) -> None:
+            self.engine.after_job()
+
     return lambda model_id: Exiting(engine_for(model_id))

@@ -40,7 +40,7 @@ def weights_checks(settings: Settings) -> list[Check]:
         else:
             checks.append((f"weights {role}", False, found.problem or "missing"))
     try:
-        loras = discover_loras(settings.models_dir)
+        loras = discover_loras(settings.weights_dir)
         names = ", ".join(
             f"{name} ({', '.join(info.trigger_words) or 'no trigger words'})" for name, info in loras.items()
         )
@@ -92,6 +92,25 @@ def report(settings: Settings) -> list[Check]:
             raise RuntimeError("nudenet not installed (extra 'safety')")
         return "nudenet"
 
+    def quantization() -> str:
+        """The GPU profile row and the quantization and offload it leads to, and whether the
+        backends can run on this device."""
+        from cinefuse.generation.neural.pipelines import gpu_gib
+        from cinefuse.generation.neural.quantize import backend_problem
+        from cinefuse.generation.neural.runtime import resolve_device
+
+        device = resolve_device(settings)
+        row = settings.profile_row(gpu_gib(device))
+        effective = settings.with_gpu_profile(row)
+        problem = backend_problem(effective, device)
+        if problem:
+            raise RuntimeError(problem)
+        where = f"GPU profile {row.gib} GiB" if row else f"no GPU profile (CINEFUSE_GPU_PROFILE={settings.gpu_profile})"
+        return (
+            f"{where}: transformers {effective.quantization}, text encoders {effective.text_encoder_quantization},"
+            f" offload {effective.offload} on {device}"
+        )
+
     def context_parallel() -> str:
         from cinefuse.worker_processes import gpu_groups, visible_gpus
 
@@ -102,6 +121,8 @@ def report(settings: Settings) -> list[Check]:
     checks = [_try("codecs", codecs), _try("database", database)]
     checks += engine_checks(settings)
     checks += [_try("gpu", gpu), _try("safety", safety)]
+    if importlib.util.find_spec("torch") is not None:
+        checks.append(_try("quantization", quantization))
     if settings.context_parallel > 1:
         checks.append(_try("context parallel", context_parallel))
     return checks + distributed_checks(settings)

@@ -219,5 +219,9 @@ class TaskCancelled(TaskFailure):
     code = "taskCancelled"
 
 
+#: The message of the tasks a revoked key leaves unfinished (docs/api.md, "Revoked keys").
+KEY_REVOKED = "Task cancelled: its API key was revoked."
+
+
 class UploadFailed(TaskFailure):
     code = "uploadFailed"

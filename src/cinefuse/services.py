@@ -5,11 +5,13 @@ in one place, whichever command runs them (``cinefuse serve`` or ``cinefuse work
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cinefuse.api.results import result_item
+from cinefuse.api.videos.events import video_event
 from cinefuse.delivery.deliverer import Deliverer, DeliverySettings
 from cinefuse.delivery.outbound import OutboundClient, OutboundPolicy
 from cinefuse.engine.inputs import ImageInputs
@@ -60,7 +62,7 @@ def build_media_store(settings: Settings) -> MediaStore:
 @dataclass
 class Services:
     """The process's parts; ``start``/``stop`` run the background loops added with ``add``
-    (in order, stopped in reverse)."""
+    (in order, stopped in reverse; an ``aside`` loop is stopped alongside the others)."""
 
     settings: Settings
     store: JobStore
@@ -72,6 +74,8 @@ class Services:
     #: The default engine runs on GPUs (its workers want one process per GPU).
     gpu_engine: bool = False
     loops: list[Loop] = field(default_factory=list)
+    #: Loops no other loop needs while stopping: stopped on threads of their own.
+    aside: list[Loop] = field(default_factory=list)
     _celery: CeleryDispatcher | None = None
 
     def deliverer(self) -> Deliverer:
@@ -84,6 +88,7 @@ class Services:
                 self.settings.webhook_max_tries, self.settings.webhook_backoff, self.settings.delivery_timeout
             ),
             webhook_secret=webhook_secrets(self.settings, self.store.keys).get,
+            render_event=video_event,
         )
 
     def sweeper(self) -> Sweeper:
@@ -130,8 +135,13 @@ class Services:
             return ProcessWorkerPool(self.settings, devices, run_worker_process)
         return LocalWorkerPool(self.runner, workers)
 
-    def add(self, loop: Loop) -> None:
+    def add(self, loop: Loop, *, aside: bool = False) -> None:
+        """Run ``loop`` with the services. ``aside``: no other loop needs it while stopping
+        (the deliverer: what it has not sent stays in the outbox), so its stop, which may
+        wait out a poll interval, runs alongside the others rather than before them."""
         self.loops.append(loop)
+        if aside:
+            self.aside.append(loop)
 
     def start(self) -> None:
         clean_stale_work_dirs(self.runner.work_dir)
@@ -141,8 +151,17 @@ class Services:
             loop.start()
 
     def stop(self) -> None:
+        # The time this takes is part of a SIGTERM's time to exit (``cinefuse serve`` has a
+        # second for it all): loops set aside wind down at the same time as the others.
+        aside = [threading.Thread(target=loop.stop, name=f"stop-{type(loop).__name__}") for loop in self.aside]
+        for thread in aside:
+            thread.start()
+        aside_ids = {id(loop) for loop in self.aside}
         for loop in reversed(self.loops):
-            loop.stop()
+            if id(loop) not in aside_ids:
+                loop.stop()
+        for thread in aside:
+            thread.join()
         if self.checkpointer:
             self.checkpointer.stop()
 

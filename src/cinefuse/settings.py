@@ -15,6 +15,8 @@ from typing import Literal, Self
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cinefuse.gpu_profiles import GpuProfile, GpuProfileName, Quantization, TextQuantization, named_profile
+
 Profile = Literal["embedded", "distributed"]
 
 #: The entry-point group engines register under (pyproject.toml); ``auto`` is not an engine
@@ -27,6 +29,12 @@ IMAGE_RETENTION_SECONDS = 30 * 86_400
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 #: Tasks one REST body or WebSocket message may carry.
 DEFAULT_MAX_TASKS_PER_REQUEST = 1_000
+#: What an unauthenticated caller may make the server read: room for an authentication
+#: task (and a few pings), not for a payload.
+DEFAULT_MAX_UNAUTHENTICATED_BYTES = 64 * 1024
+#: About 1,000 values per task at the task limit; a parse of this many empty arrays costs
+#: some 80 MB, where 50 MB of ``[[],...]`` unchecked cost 1.5 GB.
+DEFAULT_MAX_JSON_VALUES = 1_000_000
 #: Above the longest heartbeat interval a client SDK allows (the JavaScript SDK: 120 s).
 DEFAULT_WS_IDLE_TIMEOUT = 300.0
 
@@ -46,15 +54,21 @@ SAFETY_CLASSES: tuple[str, ...] = (
 SAFETY_BATCH_SIZE = 8
 
 
-#: The roles a neural engine plays, each served by one weights folder (docs/engines.md).
-Role = Literal["text", "first_frame", "first_last", "references", "fast"]
-ROLES: tuple[Role, ...] = ("text", "first_frame", "first_last", "references", "fast")
+#: The roles a neural engine plays, each served by one weights folder (docs/engines.md);
+#: ``upscaler`` is the fast engine's optional latent upsampler; ``a14b_text`` and
+#: ``a14b_image`` are Wan 2.2 A14B's text and first-frame folders (``wan-a14b`` engine).
+Role = Literal["text", "first_frame", "first_last", "references", "fast", "upscaler", "a14b_text", "a14b_image"]
+ROLES: tuple[Role, ...] = (
+    "text", "first_frame", "first_last", "references", "fast", "upscaler", "a14b_text", "a14b_image",
+)  # fmt: skip
 #: Denoising steps per role when ``CINEFUSE_STEPS`` does not say: the publishers' defaults
-#: (Wan: 50; LTX-Video distilled: its 8-step timestep list).
-DEFAULT_STEPS: dict[Role, int] = {"text": 50, "first_frame": 50, "first_last": 50, "references": 50, "fast": 8}
+#: (Wan 2.1/2.2 TI2V: 50; Wan 2.2 A14B: 40; LTX-Video distilled: its 8-step timestep list).
+DEFAULT_STEPS: dict[Role, int] = {
+    "text": 50, "first_frame": 50, "first_last": 50, "references": 50, "fast": 8, "a14b_text": 40, "a14b_image": 40,
+}  # fmt: skip
 CompileMode = Literal["none", "blocks", "full"]
 CacheKind = Literal["none", "first_block", "mag", "taylorseer", "pab"]
-OffloadKind = Literal["none", "model", "group", "group_disk"]
+OffloadKind = Literal["none", "model", "group", "group_disk", "as_needed"]
 Precision = Literal["auto", "bfloat16", "float16", "float32"]
 #: diffusers 0.42's attention backends that need no download at run time.
 AttentionBackend = Literal[
@@ -65,6 +79,17 @@ AttentionBackend = Literal[
 
 #: The attention backends diffusers can run across a context-parallel group (Ulysses).
 CONTEXT_PARALLEL_BACKENDS: tuple[AttentionBackend, ...] = ("native", "_native_flash", "_native_cudnn", "flash", "sage")
+#: Attention heads of the transformers that shard (Wan 2.2 TI2V-5B: 24; Wan 2.1 14B: 40):
+#: Ulysses attention gives each GPU a whole number of heads.
+SHARDED_HEADS: tuple[int, ...] = (24, 40)
+
+
+#: The published GGUF transformers, by the weights folder they replace the transformer of
+#: (docs/models.md): QuantStack's conversions of the Wan checkpoints.
+DEFAULT_GGUF_FOLDERS: dict[str, str] = {
+    "Wan2.2-TI2V-5B-Diffusers": "Wan2.2-TI2V-5B-GGUF",
+    "Wan2.1-VACE-14B-diffusers": "Wan2.1_14B_VACE-GGUF",
+}
 
 
 def registered_engines() -> tuple[str, ...]:
@@ -84,6 +109,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     #: ``auto`` (the best engine whose weights are present) or a registered engine's name.
     engine: str = AUTO_ENGINE
+    #: The neural engines' weights folders; unset: ``<data dir>/models`` (``weights_dir``).
     models_dir: Path | None = None
     #: Embedded worker threads; 0 serves the API only (workers run elsewhere).
     workers: int = Field(default=1, ge=0)
@@ -121,6 +147,14 @@ class Settings(BaseSettings):
     default_ttl: int = Field(default=DEFAULT_TTL_SECONDS, ge=60)
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
     max_tasks_per_request: int = Field(default=DEFAULT_MAX_TASKS_PER_REQUEST, ge=1)
+    #: The most a caller may send before it has shown a key: a REST body without an
+    #: ``Authorization`` header is read this far to find its authentication task, a WebSocket
+    #: message before authentication may be this large (docs/api.md, "Transport").
+    max_unauthenticated_bytes: int = Field(default=DEFAULT_MAX_UNAUTHENTICATED_BYTES, ge=256)
+    #: A bound on the JSON values one body or message may make a parser build, counted
+    #: before parsing as its ``,`` ``:`` ``[`` ``{`` bytes (strings included, so it only errs
+    #: high): a small body of empty arrays must not cost gigabytes of objects.
+    max_json_values: int = Field(default=DEFAULT_MAX_JSON_VALUES, ge=1_000)
     #: A worker's lease on a job; heartbeats renew it at a third of this.
     lease_seconds: float = Field(default=30.0, gt=0)
     max_attempts: int = Field(default=3, ge=1)
@@ -168,21 +202,41 @@ class Settings(BaseSettings):
     #: ``torch.compile`` of the transformer: its repeated blocks only, or all of it.
     compile: CompileMode = "none"
     attention_backend: AttentionBackend | None = None
+    #: ``torch.compile``'s backend (``inductor``; ``eager`` or ``aot_eager`` to debug).
+    compile_backend: str = "inductor"
     #: A diffusers cache hook on the transformer; ``mag`` needs ``cache_mag_ratios``.
     cache: CacheKind = "none"
     cache_threshold: float = Field(default=0.05, gt=0)
-    cache_mag_ratios: list[float] | None = None
+    #: MagCache's magnitude ratios, calibrated per model: weights folder name (or role) ->
+    #: ratios. A model with none runs without MagCache.
+    cache_mag_ratios: dict[str, list[float]] | None = None
     #: A step-distillation LoRA (a folder name under ``<models_dir>/loras``): runs every
     #: Wan role in ``distill_steps`` steps at guidance 1.0.
     distill_lora: str | None = None
     distill_steps: int = Field(default=4, ge=1)
     vae_tiling: bool = False
     #: Moving weights off a small GPU: diffusers model CPU offload, group offload to host
-    #: memory or to disk (under ``<data_dir>/offload``).
+    #: memory or to disk (under ``<data_dir>/offload``); ``as_needed``: group offload for the
+    #: transformers of a folder whose denoising stage does not fit the budget, the others
+    #: resident.
     offload: OffloadKind = "none"
     #: GPU memory the loaded pipelines may keep (GiB); the least recently used ones move to
     #: host memory past it. Unset: the GPU's size minus 10%.
     gpu_memory_budget: float | None = Field(default=None, gt=0)
+    #: The denoising transformers' weights: torchao float8 / int8 weight-only, bitsandbytes
+    #: NF4, or the published GGUF files (``gguf_folders``). Quantized weights stay on the GPU.
+    quantization: Quantization = "none"
+    #: The text encoders' weights (they run once per job): as ``quantization``, no GGUF.
+    text_encoder_quantization: TextQuantization = "none"
+    #: Where ``quantization=gguf`` finds each weights folder's transformer: the folder with
+    #: the GGUF file(s) under ``models_dir``, by weights folder name; a ``*.gguf`` name
+    #: containing ``gguf_variant`` is taken when a folder holds several.
+    gguf_folders: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_GGUF_FOLDERS))
+    gguf_variant: str = "Q8_0"
+    #: A row of docs/engines.md's GPU profiles (``12`` ... ``80`` GiB; ``auto``: the visible
+    #: GPU's row) fills in ``quantization``, ``text_encoder_quantization`` and ``offload``
+    #: where they are not set. ``none``: only what is set.
+    gpu_profile: GpuProfileName = "auto"
     #: GPUs per clip: each clip's transformer runs on this many GPUs at once (diffusers'
     #: context-parallel hooks, Ulysses attention); a worker process leads each group of
     #: this many GPUs. 1: one GPU per clip (throughput: one clip per GPU at a time).
@@ -190,6 +244,14 @@ class Settings(BaseSettings):
     #: How strongly the preview engine's render of a camera path steers an image-to-video
     #: clip (0 = prompt phrasing only, 1 = follow the guide closely).
     motion_guide_strength: float = Field(default=0.6, ge=0, le=1)
+    #: How strongly a remix's or an edit's source clip steers the new clip (``/v1/videos``;
+    #: the Wan engine's VACE): 0 = prompt only, 1 = keep its layout and motion closely.
+    video_control_strength: float = Field(default=0.7, ge=0, le=1)
+
+    #: The OpenAI-style front door (``/v1/videos``, docs/openai.md): model names it accepts
+    #: besides the model ids, as JSON ``{"alias": "model id"}``; they add to or replace the
+    #: defaults (``sora-2``: the fastest engine present; ``sora-2-pro``: the best one).
+    video_model_aliases: dict[str, str] = Field(default_factory=dict)
 
     price_360p: float = Field(default=0.02, ge=0)
     price_540p: float = Field(default=0.03, ge=0)
@@ -202,6 +264,16 @@ class Settings(BaseSettings):
         known = registered_engines()
         if value != AUTO_ENGINE and value not in known:
             raise ValueError(f"unknown engine {value!r}: choose {AUTO_ENGINE} or one of {', '.join(known)}")
+        return value
+
+    @field_validator("cache_mag_ratios", mode="before")
+    @classmethod
+    def _mag_ratios_per_model(cls, value: object) -> object:
+        if isinstance(value, list):
+            raise ValueError(
+                "MagCache's ratios are calibrated per model, so one list cannot serve every model: give them per"
+                ' weights folder or role, e.g. {"Wan2.2-TI2V-5B-Diffusers": [1.0, 0.98, ...]} (docs/engines.md)'
+            )
         return value
 
     @model_validator(mode="after")
@@ -222,9 +294,64 @@ class Settings(BaseSettings):
         if self.cache == "first_block":
             raise ValueError(
                 "cache=first_block decides from each rank's own tokens whether to skip blocks, so the ranks of a"
-                " context-parallel group would disagree: use mag, taylorseer or pab with context_parallel"
+                " context-parallel group would disagree: use taylorseer or pab with context_parallel"
+            )
+        if self.cache == "mag":
+            raise ValueError(
+                "cache=mag measures its residual on the first block's input, which the context-parallel hooks have not"
+                " split yet, and applies it to a split output: use taylorseer or pab with context_parallel"
+            )
+        uneven = [heads for heads in SHARDED_HEADS if heads % self.context_parallel]
+        if uneven:
+            raise ValueError(
+                f"context_parallel={self.context_parallel} does not divide the attention heads of every model that"
+                f" shards ({', '.join(map(str, SHARDED_HEADS))}; Ulysses attention gives each GPU whole heads): use"
+                " 2, 4 or 8"
             )
         return self
+
+    @model_validator(mode="after")
+    def _quantization_compatible(self) -> Self:
+        quantized = {self.quantization, self.text_encoder_quantization} - {"none"}
+        if self.quantization != "none" and self.offload in ("group", "group_disk", "as_needed"):
+            raise ValueError(
+                f"quantization={self.quantization} with offload={self.offload}: group offloading streams plain"
+                " tensors block by block and is not documented for quantized ones; use one or the other (a GPU"
+                ' profile picks: docs/engines.md, "GPU profiles")'
+            )
+        if "nf4" in quantized and self.offload == "model":
+            raise ValueError(
+                "nf4 weights (bitsandbytes) cannot move between the GPU and host memory, which offload=model does"
+                " after every stage: use int8 or fp8, or offload=none"
+            )
+        if self.quantization == "gguf" and self.compile == "full":
+            raise ValueError(
+                "quantization=gguf dequantizes each layer's weights as it runs, which compile=full cannot trace as"
+                " one graph: use compile=blocks or none"
+            )
+        return self
+
+    def with_gpu_profile(self, profile: GpuProfile | None) -> Settings:
+        """These settings with ``profile``'s quantization and offload, which a row sets
+        together: unchanged when any of the three is set (by ``CINEFUSE_*`` or an argument),
+        when ``gpu_profile`` is none, or without a row."""
+        chosen = {
+            "quantization": profile.quantization if profile else "none",
+            "text_encoder_quantization": profile.text_encoder_quantization if profile else "none",
+            "offload": profile.offload if profile else "none",
+        }
+        if profile is None or self.gpu_profile == "none" or self.model_fields_set & set(chosen):
+            return self
+        return self.model_copy(update=chosen)
+
+    def profile_row(self, gpu_gib: float | None) -> GpuProfile | None:
+        """The GPU profile row these settings ask for: the named one, or for ``auto`` the
+        row of a GPU with ``gpu_gib`` GiB (None without a GPU)."""
+        from cinefuse.gpu_profiles import profile_for
+
+        if self.gpu_profile == "auto":
+            return profile_for(gpu_gib) if gpu_gib is not None else None
+        return named_profile(self.gpu_profile)
 
     @model_validator(mode="after")
     def _tolerant_not_stricter(self) -> Self:
@@ -251,11 +378,22 @@ class Settings(BaseSettings):
         return None
 
     @property
+    def weights_dir(self) -> Path:
+        """Where the neural engines find their weights folders (and ``cinefuse models pull``
+        puts them): ``models_dir``, or ``<data dir>/models`` when it is unset."""
+        return self.models_dir if self.models_dir is not None else self.data_dir / "models"
+
+    @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     def steps_for(self, role: Role) -> int:
         return self.steps.get(role, DEFAULT_STEPS[role])
+
+    def mag_ratios_for(self, folder: str, role: Role) -> list[float] | None:
+        """MagCache's ratios for the model in weights folder ``folder`` running ``role``."""
+        ratios = self.cache_mag_ratios or {}
+        return ratios.get(folder, ratios.get(role))
 
     @property
     def prices(self) -> dict[str, float]:

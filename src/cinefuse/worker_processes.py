@@ -102,10 +102,17 @@ def wait_for_stop() -> None:
             return
 
 
+#: The CUDA caching allocator's setting for GPU worker processes, unless the environment sets
+#: one: every job has its own shapes (sizes, durations), and fixed-size segments fragment
+#: over a day of them until a job that fits the budget fails to allocate.
+CUDA_ALLOC_CONF = "expandable_segments:True"
+
+
 def set_device(device: str | None) -> None:
     """Give this (freshly spawned) process its GPU, before anything imports torch."""
     if device is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = device
+        os.environ.setdefault("PYTORCH_CUDA_ALLOC_CONF", CUDA_ALLOC_CONF)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s")
 
 

@@ -47,7 +47,7 @@ def test_queue_depth_and_live_workers(tmp_path: Path) -> None:
         assert sample(text, "cinefuse_queue_depth", model="cinefuse:preview@1") == 1
         assert sample(text, "cinefuse_workers_live", role="worker") == 0  # an API-only server
 
-        ready = client.get("/readyz")
+        ready = client.get("/readyz", headers=AUTH)  # the checks are for callers with a key (or local ones)
         assert ready.status_code == 200  # tasks queue while workers are away
         checks = ready.json()["checks"]
         assert checks["database"]["ok"] and not checks["workers"]["ok"] and not checks["workers"]["required"]
@@ -69,7 +69,7 @@ def test_a_job_run_here_is_timed(tmp_path: Path) -> None:
         text = client.get("/metrics").text
         assert sample(text, "cinefuse_job_duration_seconds_count", **labels) == before + 1
         assert sample(text, "cinefuse_workers_live", role="worker") == 1  # its embedded worker
-        assert client.get("/readyz").json()["checks"]["workers"]["ok"]
+        assert client.get("/readyz", headers=AUTH).json()["checks"]["workers"]["ok"]
 
 
 def test_readiness_fails_naming_an_unreachable_broker(tmp_path: Path) -> None:
@@ -77,7 +77,7 @@ def test_readiness_fails_naming_an_unreachable_broker(tmp_path: Path) -> None:
         data_dir=tmp_path, api_keys=KEY, workers=0, deliverer=False, broker_url="amqp://guest:guest@127.0.0.1:1//"
     )
     with TestClient(create_app(settings)) as client:  # type: ignore[arg-type]
-        ready = client.get("/readyz")
+        ready = client.get("/readyz", headers=AUTH)
         assert ready.status_code == 503
         body = ready.json()
         assert body["status"] == "unavailable"

@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from cinefuse.errors import RequestError
 from cinefuse.schemas.parser import parse_task
+from cinefuse.schemas.task_rules import HTTP_URL, IMAGE
 from cinefuse.schemas.tasks import SEED_MAX, VideoInferenceTask
 
 CODE_RE = re.compile(r"^[a-z][A-Za-z]+$")
@@ -152,7 +153,7 @@ LEAF_VALUES: dict[str | int, list[Any]] = {
     "taskType": ["videoInference", "getResponse", "imageUpload", "nope", ""],
     "taskUUID": [str(uuid.uuid1()), "not-a-uuid", "", str(uuid.uuid4()).upper()],
     "model": [MODEL, "pixverse:1@2", ""],
-    "positivePrompt": ["a", "ab", "x" * 2049, "x" * 2048],
+    "positivePrompt": ["a", "ab", "x" * 2049, "x" * 2048, "   ", "\u3000\t"],
     "negativePrompt": ["b", "ab", "n" * 2049],
     "width": [*sorted({w for w, _ in SIZES}), 0, -1, 1000, 1280.0, 1280.5, 10_001],
     "height": [*sorted({h for _, h in SIZES}), 0, 1000, 720.0],
@@ -165,8 +166,17 @@ LEAF_VALUES: dict[str | int, list[Any]] = {
     "outputFormat": ["MP4", "WEBM", "MOV", "GIF", "mp4"],
     "outputQuality": [20, 95, 99, 19, 100],
     "deliveryMethod": ["async", "sync"],
-    "webhookURL": ["https://hooks.example.com/x?t=1", "ftp://x", "http://[", "http://", "http://a b"],
-    "uploadEndpoint": ["https://bucket.example.com/k", "s3://b/k", "http://[::1"],
+    "webhookURL": [
+        "https://hooks.example.com/x?t=1",
+        "ftp://x",
+        "http://[",
+        "http://",
+        "http://a b",
+        "https://a.example/\x01",
+        "https://xn--zz.example/",
+        "https://b\u00fccher.example/",
+    ],
+    "uploadEndpoint": ["https://bucket.example.com/k", "s3://b/k", "http://[::1", "https://u:p@b.example/"],
     "ttl": [60, 59, 86_400, 10**12],
     "includeCost": [True, False, "yes"],
     "checkContent": [True, False, "yes"],
@@ -358,6 +368,7 @@ def check_video_invariants(task: VideoInferenceTask) -> None:
     """What docs/api.md 3.2 guarantees about any accepted videoInference task."""
     assert task.model == MODEL
     assert isinstance(task.positive_prompt, str) and 2 <= len(task.positive_prompt) <= 2048
+    assert task.positive_prompt.strip(), "a prompt of white space only"
     assert task.negative_prompt is None or 2 <= len(task.negative_prompt) <= 2048
     uuid_value = uuid.UUID(task.task_uuid)
     assert uuid_value.version == 4 and str(uuid_value) == task.task_uuid.lower()
@@ -379,7 +390,9 @@ def check_video_invariants(task: VideoInferenceTask) -> None:
     assert task.output_type == "URL" and task.output_format in ("MP4", "WEBM", "MOV")
     assert 20 <= task.output_quality <= 99 and task.delivery_method == "async"
     for url in (task.webhook_url, task.upload_endpoint):
-        assert url is None or url.lower().startswith(("http://", "https://"))
+        assert url is None or (url.lower().startswith(("http://", "https://")) and HTTP_URL.problem(url) is None)
+    for image in [fi.image for fi in task.frame_images] + list(task.reference_images):
+        assert IMAGE.problem(image.value) is None, image
     assert task.ttl is None or task.ttl >= 60
     assert isinstance(task.include_cost, bool) and task.safety_mode in ("none", "fast", "full")
     assert not (task.camera_movement and task.effect)

@@ -1,5 +1,6 @@
 """``bench/gpu_bench.py --tiny`` runs on the CPU, so the GPU benchmark cannot rot: every engine
-and speed option completes and the JSON report carries the figures the table prints."""
+(the 5B, both 14B models, LTX-Video, Wan 2.2 A14B) and every speed option completes through the production
+speed code, and the JSON report carries the figures the table prints."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 pytest.importorskip("diffusers", reason="the neural engines need the 'gpu' extra (torch, diffusers)")
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "gpu_bench.py"
+OPTIONS = {"baseline", "attention", "first_block", "mag", "taylorseer", "pab", "distill", "vae_tiling"}
 
 
 def test_the_tiny_gpu_benchmark_runs_every_engine_and_option(tmp_path: Path) -> None:
@@ -26,13 +28,28 @@ def test_the_tiny_gpu_benchmark_runs_every_engine_and_option(tmp_path: Path) -> 
     )
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(out.read_text())
-    assert report["tiny"] is True
-    options = {"baseline", "attention", "first_block_cache", "taylorseer", "pab", "distill", "vae_tiling"}
-    assert {(row["engine"], row["option"]) for row in report["rows"]} == {
-        (engine, option) for engine in ("wan", "ltx") for option in options
-    }
+    assert report["tiny"] is True and report["random_weights"] is True
+    expected = {(e, o) for e in ("ti2v", "flf2v", "vace", "ltx", "a14b") for o in OPTIONS} - {("ltx", "distill")}
+    assert {(row["engine"], row["option"]) for row in report["rows"]} == expected
     for row in report["rows"]:
-        assert row["step_seconds"] > 0 and row["decode_seconds"] > 0, row
+        assert row["step_seconds"] > 0 and row["decode_seconds"] > 0 and row["encode_seconds"] > 0, row
         assert row["notes"][0] == f"decoded {row['frames']} frames", row
+        assert row["projected_clip_seconds"] > row["decode_seconds"], row
+    by = {(row["engine"], row["option"]): row for row in report["rows"]}
+    assert "random weights" in " ".join(by[("ti2v", "first_block")]["notes"])
+    assert by[("ti2v", "distill")]["notes"][1].startswith("random rank-64 LoRA")
     assert report["host_ram_1080p_decode"]["peak_rss_mib"] >= report["host_ram_1080p_decode"]["baseline_rss_mib"]
     assert "s/step" in done.stdout
+
+
+@pytest.mark.slow
+def test_compiling_runs_last_on_the_built_model(tmp_path: Path) -> None:
+    out = tmp_path / "gpu_bench.json"
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--tiny", "--engines", "ti2v", "--options", "compile,baseline",
+         "--compile-backend", "eager", "--json", str(out)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = json.loads(out.read_text())["rows"]
+    assert [row["option"] for row in rows] == ["baseline", "compile"]

@@ -492,6 +492,7 @@ def fast_poll(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("fast_poll")
+@pytest.mark.serial  # its gaps are timed to a tenth of a second: not on cores shared with other workers
 def test_loop_delays_between_attempts_roughly_double(live_repo: JobStore, store: MemoryMediaStore) -> None:
     job = Job(live_repo, key_id(live_repo))
     with receiver(fail_first(4)) as rec:

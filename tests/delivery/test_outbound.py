@@ -216,6 +216,7 @@ def test_forbidden_destinations(receiver: Receiver, log: list[Seen], template: s
         "not a url",
         "http://127.0.0.1:99999/",
         "http://127.0.0.1:0/",
+        "http://xn--a.example/",  # not valid IDNA: decoding the host raised idna.IDNAError, uncaught
     ],
 )
 def test_non_http_urls(url: str) -> None:

@@ -37,3 +37,26 @@ def test_the_page_covers_every_task_type_model_and_leaf_error() -> None:
     assert all(f"### `{model_id}`\n" in text for model_id in MODELS)
     for code in ("invalidJson", "conflictTaskUUID", "taskNotFound", "nsfwContentDetected", "uploadFailed"):
         assert f"| `{code}` |" in text
+
+
+def test_the_rules_table_says_truly_which_rules_the_schema_states() -> None:
+    """A rule marked "in the schema" is refused by ``/openapi.json``'s schema; one marked "the parser
+    only" passes it (and the parser still refuses it: the table shows its code)."""
+    import jsonschema_rs
+
+    from cinefuse.api.openapi import openapi_document
+    from cinefuse.api.reference import RULES, minimal_task
+    from cinefuse.errors import RequestError
+    from cinefuse.schemas.parser import parse_task
+
+    document = openapi_document()
+    body = document["paths"]["/v1"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    validator = jsonschema_rs.Draft202012Validator({**body, "components": document["components"]})
+    for rule, changes, stated in RULES:
+        task = {**minimal_task(), **changes}
+        assert validator.is_valid([task]) is not stated, rule
+        try:
+            parse_task(task)
+        except RequestError:
+            continue
+        raise AssertionError(f"the parser takes {rule!r}")

@@ -7,14 +7,15 @@ playable ``clip.mp4`` (the CPU preview engine, 360p, 5 s). curl snippets run thr
 (skipped without curl, jq or base64); httpx ones with this interpreter; the official Python
 SDKs from their venvs (tests/integration/sdk_venvs.py); the JavaScript SDK with node, after
 ``npm install @runware/sdk-js@1.3.2`` into ``.venvs/sdk-js`` (skipped without node or npm, or
-when the install fails). The SDK runs are marked slow. The webhook receiver is checked with a
+when the install fails). The OpenAI-style API's snippets run with the ``openai`` SDK of the
+dev extra, curl, and node after ``npm install openai@7.60.0`` into ``.venvs/openai-node-cjs``.
+The SDK runs are marked slow. The webhook receiver is checked with a
 signed delivery from the server and a forged one; the S3 upload against moto's S3.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 import shutil
@@ -31,7 +32,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from tests.integration.conftest import LiveServer, free_port
-from tests.integration.sdk_venvs import REPO_ROOT, SdkVenvUnavailable, ensure_sdk_venv, venvs_dir
+from tests.integration.sdk_venvs import REPO_ROOT, SdkVenvUnavailable, ensure_npm_package, ensure_sdk_venv
 
 from cinefuse.media.probe import probe
 
@@ -122,24 +123,10 @@ def have(*tools: str) -> bool:
 @pytest.fixture(scope="session")
 def js_sdk() -> Path:
     """node_modules holding the JavaScript SDK (installed once into .venvs/sdk-js)."""
-    if not have("node", "npm"):
-        pytest.skip("node and npm are needed for the JavaScript SDK snippets")
-    folder = venvs_dir() / "sdk-js"
-    installed = folder / "node_modules" / "@runware" / "sdk-js" / "package.json"
-    if not installed.is_file() or json.loads(installed.read_text()).get("version") != JS_SDK.rsplit("@", 1)[1]:
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "package.json").write_text('{"private": true}\n')
-        proc = subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund", "--no-save", JS_SDK],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        if proc.returncode != 0 or not installed.is_file():
-            pytest.skip(f"npm install {JS_SDK} failed (network needed): {proc.stderr[-2000:]}")
-    return folder / "node_modules"
+    try:
+        return ensure_npm_package(JS_SDK, "sdk-js")
+    except SdkVenvUnavailable as exc:
+        pytest.skip(f"the JavaScript SDK snippets need {JS_SDK}: {exc}")
 
 
 @functools.cache
@@ -316,3 +303,41 @@ def test_s3_upload_curl(server: LiveServer, s3_bucket: dict[str, str], tmp_path:
     body = s3.get_object(Bucket="renders", Key="curl/clip.mp4")["Body"].read()  # type: ignore[attr-defined]
     (tmp_path / "clip.mp4").write_bytes(body)
     check_clip(tmp_path, (640, 360))
+
+
+# ---------------------------------------------------------------------------- the OpenAI-style API
+
+OPENAI_NODE_SDK = "openai@7.60.0"
+
+
+@pytest.fixture(scope="session")
+def openai_node_sdk() -> Path:
+    """node_modules holding the openai Node SDK (installed once into .venvs/openai-node-cjs)."""
+    try:
+        return ensure_npm_package(OPENAI_NODE_SDK, "openai-node-cjs")
+    except SdkVenvUnavailable as exc:
+        pytest.skip(f"the openai Node SDK snippet needs {OPENAI_NODE_SDK}: {exc}")
+
+
+def test_openai_curl(server: LiveServer, tmp_path: Path) -> None:
+    if not have("bash", "curl", "jq"):
+        pytest.skip("the curl snippet needs bash, curl and jq")
+    run_snippet(["bash", str(SNIPPETS / "openai-curl" / "text_to_video.sh")], tmp_path, reader_env(server))
+    check_clip(tmp_path, (640, 360))
+
+
+def test_openai_python_sdk(server: LiveServer, tmp_path: Path) -> None:
+    pytest.importorskip("openai", reason="the openai SDK is in the dev extra")
+    proc = run_snippet(
+        [sys.executable, str(SNIPPETS / "openai-python" / "text_to_video.py")], tmp_path, reader_env(server)
+    )
+    check_clip(tmp_path, (640, 360))
+    assert "wrote clip.mp4 (5 s, 640x360)" in proc.stdout
+
+
+@pytest.mark.slow
+def test_openai_node_sdk(server: LiveServer, tmp_path: Path, openai_node_sdk: Path) -> None:
+    env = reader_env(server, NODE_PATH=str(openai_node_sdk))
+    proc = run_snippet(["node", str(SNIPPETS / "openai-node" / "text_to_video.cjs")], tmp_path, env)
+    check_clip(tmp_path, (640, 360))
+    assert "wrote clip.mp4 (5 s, 640x360)" in proc.stdout

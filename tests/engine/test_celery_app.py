@@ -37,7 +37,8 @@ from cinefuse.jobs.db import make_engine, migrate
 from cinefuse.jobs.store import JobStore
 from cinefuse.jobs.tables import jobs
 
-pytestmark = pytest.mark.services
+# serial: it drains the real broker queues the distributed tests use.
+pytestmark = [pytest.mark.services, pytest.mark.serial]
 UNREACHABLE = "amqp://guest:guest@127.0.0.1:1//"
 
 

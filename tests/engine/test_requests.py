@@ -1,6 +1,7 @@
 """From a validated task to the engine's request (``engine.requests``): the output size
-rule (explicit sizes kept; frame-image tasks follow the first image's aspect, snapped to the
-model's five ratios at the task's tier), seeds, the effective motion mode, and the task's
+rule (explicit sizes kept; frame-image tasks follow the first image's aspect, or the last
+image's when it is the only frame image, snapped to the model's five ratios at the task's
+tier), seeds, the effective motion mode, and the task's
 images handed over by role (``engine.inputs.TaskImages.of``).
 
 Expected sizes are docs/api.md's size table.
@@ -95,7 +96,29 @@ def test_a_frame_image_task_takes_the_first_images_aspect_at_its_tier(
     assert (request.width, request.height) == size
 
 
-def test_the_last_frame_and_reference_images_do_not_decide_the_size() -> None:
+@pytest.mark.parametrize("frame", ["last", -1])
+@pytest.mark.parametrize(
+    ("resolution", "image_size", "size"),
+    [("360p", (1024, 768), (480, 360)), ("720p", (768, 1024), (720, 960)), ("540p", (900, 400), (960, 540))],
+)
+def test_a_last_frame_alone_decides_the_size(
+    frame: str | int, resolution: str, image_size: tuple[int, int], size: tuple[int, int]
+) -> None:
+    """Regression (issue 20): a last-frame-only task was acknowledged, then failed at run time
+    ("has neither a size nor a first frame image"). The contract: the size follows the input's aspect."""
+    task = video_task(
+        resolution=resolution,
+        inputs={"frameImages": [{"image": LAST_URL, "frame": frame}], "referenceImages": [REF_URLS[0]]},
+    )
+    images = images_of(task, {LAST_URL: image(*image_size), REF_URLS[0]: image(300, 900)})
+    assert (task.width, task.height) == (None, None) and images.first is None
+    assert output_size(task, CAPS, images) == size
+    request = generation_request(task, images, task.seed)
+    assert (request.width, request.height) == size
+    assert request.first_frame is None and request.last_frame is images.last
+
+
+def test_with_both_frames_the_last_frame_and_reference_images_do_not_decide_the_size() -> None:
     task = video_task(
         resolution="540p",
         inputs={"frameImages": [{"image": LAST_URL, "frame": "last"}, FIRST_URL], "referenceImages": [REF_URLS[0]]},
@@ -104,7 +127,7 @@ def test_the_last_frame_and_reference_images_do_not_decide_the_size() -> None:
     assert output_size(task, CAPS, images) == (540, 960)
 
 
-def test_without_a_size_or_a_first_image_the_size_is_an_error() -> None:
+def test_without_a_size_or_a_frame_image_the_size_is_an_error() -> None:
     sized = video_task(inputs={"referenceImages": [REF_URLS[0]]})
     assert output_size(sized, CAPS, images_of(sized, {REF_URLS[0]: image(400, 400)})) == (640, 360)
     unsized = dataclasses.replace(sized, width=None, height=None)

@@ -14,6 +14,7 @@ import os
 import socket
 import subprocess
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from cinefuse.engine.runner import (
     run_job,
     work_dir_prefix,
 )
+from cinefuse.errors import InferenceError
 from cinefuse.generation.base import Engine, GenerationRequest, StepCallback, no_progress
 from cinefuse.generation.preview import PreviewEngine
 from cinefuse.jobs.models import Delivery, JobView, NewJob, ResultView
@@ -70,6 +72,10 @@ class ScriptedEngine:
         self.hook = hook
         self.requests: list[GenerationRequest] = []
         self.interrupted_at: list[tuple[int, int]] = []  # (seed, step)
+        self.jobs_ended = 0
+
+    def after_job(self) -> None:
+        self.jobs_ended += 1
 
     def generate(self, request: GenerationRequest, on_step: StepCallback = no_progress) -> Iterator[Frame]:
         self.requests.append(request)
@@ -99,6 +105,34 @@ class BrokenEngine:
 
     def generate(self, request: GenerationRequest, on_step: StepCallback = no_progress) -> Iterator[Frame]:
         raise RuntimeError("weights file truncated at byte 4096")
+
+    def after_job(self) -> None:
+        """Nothing to release."""
+
+
+class OutOfMemoryEngine:
+    """A fake engine that runs out of GPU memory (the job's ``inferenceError``) in a frame
+    holding an object, as a failed forward holds its tensors; ``after_job`` records whether
+    that object was still alive when it ran."""
+
+    name = "oom"
+
+    def __init__(self) -> None:
+        self.held: weakref.ref[object] | None = None
+        self.alive_after_job: list[bool] = []
+
+    def generate(self, request: GenerationRequest, on_step: StepCallback = no_progress) -> Iterator[Frame]:
+        activations = _Held()
+        self.held = weakref.ref(activations)
+        raise InferenceError("Out of GPU memory while generating 1280x736x121")
+
+    def after_job(self) -> None:
+        assert self.held is not None
+        self.alive_after_job.append(self.held() is not None)
+
+
+class _Held:
+    """Something a failed frame holds (weak-referenceable)."""
 
 
 class Harness:
@@ -221,6 +255,57 @@ def test_without_include_cost_ttl_or_webhook_there_is_no_cost_the_default_ttl_an
     assert engine.seeds == [SEED, SEED + 1]
 
 
+# --------------------------------------------------------------------------------- progress
+
+
+class ChunkedEngine:
+    """A fake neural engine: ``on_step`` counts ``steps`` denoising steps, then one decoded
+    chunk of frames each (``chunks``), as the Wan and LTX engines do: a total that is not
+    the number of frames. ``hook(step)`` runs right after each ``on_step``."""
+
+    name = "chunked"
+
+    def __init__(self, steps: int, chunks: int, hook: Callable[[int], None]) -> None:
+        self.steps, self.chunks, self.hook = steps, chunks, hook
+
+    def after_job(self) -> None:
+        """Nothing to release."""
+
+    def generate(self, request: GenerationRequest, on_step: StepCallback = no_progress) -> Iterator[Frame]:
+        total = self.steps + self.chunks
+        for step in range(1, self.steps + 1):
+            on_step(step, total)
+            self.hook(step)
+        frames = np.array_split(np.arange(request.num_frames), self.chunks)
+        for chunk, indices in enumerate(frames, start=self.steps + 1):
+            on_step(chunk, total)
+            self.hook(chunk)
+            yield from (np.full((request.height, request.width, 3), 90, np.uint8) for _ in indices)
+
+
+@pytest.mark.parametrize("repo", ["sqlite"], indirect=True)
+def test_stored_progress_counts_the_engine_s_units_and_is_100_only_once_the_result_is_stored(
+    repo: JobStore, tmp_path: Path
+) -> None:
+    seen: list[int] = []
+
+    def stored_progress_after(step: int) -> None:
+        # What getResponse would show once the heartbeat wrote this step's progress.
+        wanted = min(99, step * 100 // 5)
+        deadline = time.monotonic() + 5
+        while (progress := harness.view(job).results[0].progress) != wanted and time.monotonic() < deadline:
+            time.sleep(0.005)
+        seen.append(progress)
+
+    harness = Harness(repo, tmp_path, ChunkedEngine(steps=2, chunks=3, hook=stored_progress_after))
+    harness.ctx.renew_every = 0.005
+    job = harness.submit()
+    assert run_job(harness.ctx, job.id) == "success"
+    assert seen == [20, 40, 60, 80, 99]  # the last chunk decoded: its frames not yet encoded, nothing stored
+    (result,) = harness.view(job).results
+    assert (result.status, result.progress) == ("success", 100)
+
+
 # ----------------------------------------------------------------------------------- cancel
 
 
@@ -333,6 +418,35 @@ def test_an_engine_exception_is_an_inference_error_and_the_worker_survives(
     following = harness.submit()
     assert run_job(harness.ctx, following.id) == "success"
     assert [r.status for r in harness.view(following).results] == ["success"]
+
+
+def test_the_engine_s_after_job_runs_once_the_job_and_its_exception_are_gone(repo: JobStore, tmp_path: Path) -> None:
+    """What a failed job held (a failed forward's tensors, through its traceback) is
+    released by then, so the neural engines' ``after_job`` can give the GPU memory back."""
+    broken = OutOfMemoryEngine()
+    harness = Harness(repo, tmp_path, broken)
+    assert run_job(harness.ctx, harness.submit().id) == "error"
+    assert broken.alive_after_job == [False]
+    working = ScriptedEngine()
+    harness.engine = working
+    assert run_job(harness.ctx, harness.submit().id) == "success"
+    assert working.jobs_ended == 1
+
+
+def test_a_task_accepted_before_its_key_was_revoked_is_cancelled_not_run(repo: JobStore, tmp_path: Path) -> None:
+    """A server may accept a revoked key's task until its next key refresh (one sweep); the
+    worker that takes it cancels it (docs/api.md, "Revoked keys")."""
+    from cinefuse.errors import KEY_REVOKED
+
+    engine = ScriptedEngine()
+    harness = Harness(repo, tmp_path, engine)
+    job = harness.submit(webhookURL=WEBHOOK)
+    assert repo.keys.revoke(harness.key_id)
+    assert run_job(harness.ctx, job.id) == "cancelled"
+    view = harness.view(job)
+    assert view.status == "cancelled" and engine.requests == []
+    assert [(r.error_code, r.error_message) for r in view.results] == [("taskCancelled", KEY_REVOKED)]
+    assert delivered(job, harness.deliveries()) == expected_webhooks(job, view.results)
 
 
 # --------------------------------------------------------------------------------- shutdown

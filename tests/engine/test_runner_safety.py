@@ -52,6 +52,9 @@ class FlatEngine:
             on_step(step + 1, request.num_frames)
             yield np.full((request.height, request.width, 3), value, np.uint8)
 
+    def after_job(self) -> None:
+        """Nothing to release."""
+
 
 def bright_is_explicit() -> ScriptedChecker:
     return ScriptedChecker(lambda frame: {"FEMALE_BREAST_EXPOSED": 0.95} if frame.mean() > 100 else {})

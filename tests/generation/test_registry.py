@@ -51,6 +51,9 @@ class NamedEngine:
     def generate(self, request: GenerationRequest, on_step: StepCallback = no_progress) -> Iterator[Frame]:
         raise NotImplementedError
 
+    def after_job(self) -> None:
+        raise NotImplementedError
+
 
 def fake_spec(
     name: str, rank: int, ok: bool, detail: str = "", load: Callable[[Settings], Engine] | None = None

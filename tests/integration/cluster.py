@@ -27,13 +27,10 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from cinefuse.jobs.db import make_engine
 from cinefuse.jobs.store import JobStore
 from cinefuse.owners import process_alive
-from tests.conftest import POSTGRES_URL
 from tests.integration.conftest import LiveServer, cinefuse_executable
 
 AMQP_URL = os.environ.get("CINEFUSE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672//")
@@ -59,20 +56,6 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str, every: 
 
 
 # ---------------------------------------------------------------------------- services
-
-
-def fresh_database(name: str) -> str:
-    """A new, empty PostgreSQL database ``name`` on the test server; skips when unreachable."""
-    url = make_url(POSTGRES_URL)
-    try:
-        admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-    except Exception as exc:
-        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}: {type(exc).__name__}: {exc}")
-    return url.set(database=name).render_as_string(hide_password=False)
 
 
 def clean_broker(broker_url: str) -> None:

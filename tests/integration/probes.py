@@ -180,15 +180,19 @@ class RawWebSocket:
             data += chunk
         return data
 
-    def read_frame(self) -> tuple[int, bytes]:
-        """(opcode, payload) of the next server frame (servers do not mask)."""
-        first, second = self._exact(2)
-        size = second & 0x7F
-        if size == 126:
-            (size,) = struct.unpack("!H", self._exact(2))
-        elif size == 127:
-            (size,) = struct.unpack("!Q", self._exact(8))
-        return first & 0x0F, self._exact(size)
+    def read_frame(self, skip_pings: bool = True) -> tuple[int, bytes]:
+        """(opcode, payload) of the next server frame (servers do not mask). The server's
+        keepalive pings (every 20 s) come at any moment, so they are skipped unless asked for."""
+        while True:
+            first, second = self._exact(2)
+            size = second & 0x7F
+            if size == 126:
+                (size,) = struct.unpack("!H", self._exact(2))
+            elif size == 127:
+                (size,) = struct.unpack("!Q", self._exact(8))
+            opcode, payload = first & 0x0F, self._exact(size)
+            if not (skip_pings and opcode == 0x9):
+                return opcode, payload
 
     def read_json(self) -> Any:
         opcode, payload = self.read_frame()

@@ -14,6 +14,7 @@ Run ``python tests/integration/sdk_venvs.py`` to build (and import-check) both n
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -124,6 +125,17 @@ def ensure_sdk_venv(name: str) -> SdkVenv:
         return SdkVenv(name, target, python, _probe(name, python))
 
     base.mkdir(parents=True, exist_ok=True)
+    # One builder at a time per venv: parallel test workers would otherwise replace a venv
+    # another worker is running (the rename below removes what is in its way).
+    with (base / f".{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not _marker_matches(target, requirements):
+            _build(name, requirements, base, target)
+    python = _venv_python(target)
+    return SdkVenv(name, target, python, _probe(name, python))
+
+
+def _build(name: str, requirements: tuple[str, ...], base: Path, target: Path) -> None:
     # Build beside the target and rename into place, so an interrupted or concurrent
     # build never leaves a half-installed venv that looks valid.
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-building-", dir=base))
@@ -155,11 +167,8 @@ def ensure_sdk_venv(name: str) -> SdkVenv:
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-
     # The rename leaves bin/ console scripts pointing at the staging path; only
     # ``<venv>/bin/python`` (and ``python -m ...``) is used, which does not care.
-    python = _venv_python(target)
-    return SdkVenv(name, target, python, _probe(name, python))
 
 
 def main() -> int:
@@ -177,3 +186,30 @@ def main() -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def ensure_npm_package(spec: str, folder_name: str, *, esm: bool = False) -> Path:
+    """``node_modules`` holding the npm package ``spec`` (``name@version``), installed once into
+    ``<venvs dir>/<folder_name>`` and installed again when another version is there. ``esm``
+    marks the folder's package.json as an ES module scope (scripts copied next to it import
+    the package). Raises ``SdkVenvUnavailable`` without node and npm, or when npm fails."""
+    if not (shutil.which("node") and shutil.which("npm")):
+        raise SdkVenvUnavailable("node and npm are not installed")
+    name, version = spec.rsplit("@", 1)
+    folder = venvs_dir() / folder_name
+    installed = folder / "node_modules" / name / "package.json"
+    if installed.is_file() and json.loads(installed.read_text()).get("version") == version:
+        return folder / "node_modules"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "package.json").write_text('{"private": true, "type": "module"}\n' if esm else '{"private": true}\n')
+    proc = subprocess.run(
+        ["npm", "install", "--no-audit", "--no-fund", "--no-save", spec],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if proc.returncode != 0 or not installed.is_file():
+        raise SdkVenvUnavailable(f"npm install {spec} failed (network needed): {proc.stderr[-2000:]}")
+    return folder / "node_modules"

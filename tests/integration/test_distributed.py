@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import fresh_database
 from tests.delivery.receivers import Receiver
 from tests.integration.client import post, video_task
 from tests.integration.cluster import (
@@ -33,7 +34,6 @@ from tests.integration.cluster import (
     S3Server,
     clean_broker,
     cluster_logs_on_failure,
-    fresh_database,
     restart_postgres,
     start_rabbitmq,
     stop_rabbitmq,
@@ -41,7 +41,7 @@ from tests.integration.cluster import (
 )
 from tests.integration.conftest import LiveServer
 
-pytestmark = [pytest.mark.slow, pytest.mark.services]
+pytestmark = [pytest.mark.slow, pytest.mark.services, pytest.mark.serial]
 
 #: TEST ONLY hook of the job processes (cinefuse.distributed.TEST_EXIT_ON_PROMPT).
 KILLER = "kill-my-worker-please"

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -87,6 +88,26 @@ def start_worker(server: LiveServer, log: Path, threads: int) -> subprocess.Pope
         )
 
 
+def freeze_between_writes(pgid: int, database: Path, attempts: int = 50) -> None:
+    """SIGSTOP the process group at a moment it holds no SQLite write lock, so that it can
+    neither see a cancel nor renew its leases, while the server can still write. (A process
+    frozen inside one of its short write transactions would hold the lock until it is killed;
+    a killed process drops it at once, which is the failure the test is about.)"""
+    for _ in range(attempts):
+        os.killpg(pgid, signal.SIGSTOP)
+        probe = sqlite3.connect(database, timeout=0.5, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            return
+        except sqlite3.OperationalError:  # "database is locked": frozen mid-write; try again
+            os.killpg(pgid, signal.SIGCONT)
+            time.sleep(0.02)
+        finally:
+            probe.close()
+    raise AssertionError(f"the worker held the write lock at each of {attempts} freezes")
+
+
 def test_results_the_sweeper_ends_get_one_webhook_each(tmp_path: Path) -> None:
     """Two jobs run in a worker process; it is frozen, one job is cancelled, and it is killed.
     With one attempt allowed, the server's sweeper ends both jobs when their leases run out:
@@ -116,7 +137,7 @@ def test_results_the_sweeper_ends_get_one_webhook_each(tmp_path: Path) -> None:
                 return rendering(lost) and rendering(cancelled)
 
             wait_for(both_rendering, 60, "the worker never started both jobs", interval=0.05)
-            os.killpg(worker.pid, signal.SIGSTOP)  # frozen: it can neither see the cancel nor renew its leases
+            freeze_between_writes(worker.pid, live.data_dir / "cinefuse.db")
             cancel = post(live.base_url, live.api_key, [{"taskType": "cancelTask", "taskUUID": cancelled}])
             os.killpg(worker.pid, signal.SIGKILL)
             worker.wait()

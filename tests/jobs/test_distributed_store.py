@@ -143,7 +143,7 @@ def test_servers_starting_together_migrate_once() -> None:
     engines = [make_engine(url) for _ in range(4)]
     at_once(4, lambda i: migrate(engines[i]))
     with engines[0].connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0004"]
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0005"]
     at_once(4, lambda i: JobStore(engines[i]).keys.ensure(["shared-key", f"own-{i}"]))  # one row per key
     with engines[0].connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM api_keys")).scalar_one() == 5

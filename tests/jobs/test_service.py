@@ -208,3 +208,27 @@ def test_concurrent_creates_of_one_key_respect_the_queue_limit(make_service: Mak
     refused = [o for o in outcomes if isinstance(o, QueueFull)]
     assert (len(accepted), len(refused)) == (2, 3)
     assert s.repo.jobs.queued_counts() == {s.alpha: 2}
+
+
+def test_a_revoked_key_s_unfinished_tasks_are_cancelled_with_their_webhooks(repo: JobStore) -> None:
+    """docs/api.md, "Revoked keys": queued tasks end taskCancelled at once (each with the
+    webhook call it owes), running ones are flagged to stop, other keys' tasks are untouched."""
+    from tests.factories import new_job
+
+    from cinefuse.errors import KEY_REVOKED
+    from cinefuse.jobs.models import LeaseState
+
+    key_id = repo.keys.ensure(["revoke-me-key-0123456789"])[hash_key("revoke-me-key-0123456789")]
+    other = repo.keys.ensure(["keep-me-key-0123456789"])[hash_key("keep-me-key-0123456789")]
+    queued, running, kept = new_job(key_id, webhookURL="https://example.com/hook"), new_job(key_id), new_job(other)
+    assert repo.jobs.insert([queued, running, kept]) == [True, True, True]
+    running_claim = repo.leases.claim(running.id, "worker-1", 30)
+    assert running_claim is not None
+    assert repo.jobs.cancel_all_of_key(key_id, KEY_REVOKED) == (1, 1)
+    view = repo.jobs.view(key_id, queued.task_uuid)
+    assert view is not None and view.status == "cancelled"
+    assert [(r.error_code, r.error_message) for r in view.results] == [("taskCancelled", KEY_REVOKED)]
+    assert repo.outbox.counts().get("pending", 0) == 1  # the queued task's webhook call
+    assert repo.leases.check(running_claim) is LeaseState.CANCEL_REQUESTED
+    kept_view = repo.jobs.view(other, kept.task_uuid)
+    assert kept_view is not None and kept_view.status == "queued"

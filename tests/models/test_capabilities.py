@@ -167,7 +167,14 @@ def test_resolutions_follow_the_tier_order_whatever_the_table_order() -> None:
 
 def test_the_registry_answers_for_pixverse_and_one_model_per_engine() -> None:
     assert sorted(MODELS) == sorted(
-        ["pixverse:1@3", "cinefuse:preview@1", "cinefuse:wan@1", "cinefuse:wan2.2-ti2v@1", "cinefuse:ltx-distilled@1"]
+        [
+            "pixverse:1@3",
+            "cinefuse:preview@1",
+            "cinefuse:wan@1",
+            "cinefuse:wan2.2-ti2v@1",
+            "cinefuse:wan2.2-a14b@1",
+            "cinefuse:ltx-distilled@1",
+        ]
     )
     assert all(caps.model_id == model_id for model_id, caps in MODELS.items())
     assert get_model("pixverse:1@3") is PIXVERSE_V45
@@ -178,6 +185,7 @@ def test_the_registry_answers_for_pixverse_and_one_model_per_engine() -> None:
         "cinefuse:preview@1": "preview",
         "cinefuse:wan@1": "wan",
         "cinefuse:wan2.2-ti2v@1": "wan",
+        "cinefuse:wan2.2-a14b@1": "wan-a14b",
         "cinefuse:ltx-distilled@1": "ltx",
     }
 

@@ -117,7 +117,9 @@ def test_image_upload_rejections(raw: dict[str, Any], code: str, parameter: str)
     assert (error.code, error.parameter) == (code, parameter)
 
 
-@pytest.mark.parametrize("image", [PNG_URI, "iVBORw0KGgo=", "https://example.com/cat.png", str(uuid.uuid4())])
+@pytest.mark.parametrize(
+    "image", [PNG_URI, "iVBORw0KGgo=", "https://example.com/cat.png", "0b8f6c2e-3d4a-4f1b-9c7e-5a6d2e1f0c9b"]
+)
 def test_image_upload_accepted(image: str) -> None:
     parsed = parse_task(upload(image=image, taskUUID=TASK_UUID.upper()))
     assert parsed == ImageUploadTask(TASK_UUID.upper(), image)  # echoed as sent

@@ -24,7 +24,14 @@ from cinefuse.schemas.tasks import SEED_MAX, FrameImage, VideoInferenceTask
 MODEL = "pixverse:1@3"
 #: Every model id the server answers for (docs/api.md, "Models"), sorted.
 ALL_MODELS = sorted(
-    [MODEL, "cinefuse:preview@1", "cinefuse:wan@1", "cinefuse:wan2.2-ti2v@1", "cinefuse:ltx-distilled@1"]
+    [
+        MODEL,
+        "cinefuse:preview@1",
+        "cinefuse:wan@1",
+        "cinefuse:wan2.2-ti2v@1",
+        "cinefuse:wan2.2-a14b@1",
+        "cinefuse:ltx-distilled@1",
+    ]
 )
 TASK_UUID = "6f1c2e9a-3b4d-4c5e-8f60-718293a4b5c6"
 IMG = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"  # an image UUID (parse_task does not look it up)
@@ -150,6 +157,9 @@ REJECTIONS: list[tuple[str, dict[str, Any], str, str, list[Any] | None]] = [
     ("prompt-2049", task(positivePrompt="x" * 2049), "invalidPositivePrompt", "positivePrompt", None),
     ("prompt-int", task(positivePrompt=12345), "invalidPositivePrompt", "positivePrompt", None),
     ("prompt-list", task(positivePrompt=["a cat"]), "invalidPositivePrompt", "positivePrompt", None),
+    ("prompt-spaces", task(positivePrompt="   "), "invalidPositivePrompt", "positivePrompt", None),
+    ("prompt-white-space", task(positivePrompt="\t\n \u00a0\u3000\ufeff"), "invalidPositivePrompt",
+     "positivePrompt", None),
     ("negative-1-char", task(negativePrompt="b"), "invalidNegativePrompt", "negativePrompt", None),
     ("negative-2049", task(negativePrompt="n" * 2049), "invalidNegativePrompt", "negativePrompt", None),
     ("negative-bool", task(negativePrompt=True), "invalidNegativePrompt", "negativePrompt", None),
@@ -217,6 +227,19 @@ REJECTIONS: list[tuple[str, dict[str, Any], str, str, list[Any] | None]] = [
     ("webhook-space", task(webhookURL="https://exa mple.com/hook"), "invalidWebhookURL", "webhookURL", None),
     ("webhook-javascript", task(webhookURL="javascript:alert(1)"), "invalidWebhookURL", "webhookURL", None),
     ("webhook-int", task(webhookURL=80), "invalidWebhookURL", "webhookURL", None),
+    ("webhook-control-char", task(webhookURL="https://example.com/a\x00b"), "invalidWebhookURL", "webhookURL",
+     None),
+    ("webhook-del", task(webhookURL="https://example.com/\x7f"), "invalidWebhookURL", "webhookURL", None),
+    ("webhook-bad-a-label", task(webhookURL="https://xn--zz.example.com/"), "invalidWebhookURL", "webhookURL",
+     None),
+    ("webhook-unicode-host", task(webhookURL="https://b\u00fccher.example/"), "invalidWebhookURL", "webhookURL",
+     None),
+    ("webhook-userinfo", task(webhookURL="https://user:pw@example.com/"), "invalidWebhookURL", "webhookURL",
+     None),
+    ("webhook-port-0", task(webhookURL="https://example.com:0/"), "invalidWebhookURL", "webhookURL", None),
+    ("upload-port-too-big", task(uploadEndpoint="https://example.com:65536/"), "invalidUploadEndpoint",
+     "uploadEndpoint", None),
+    ("upload-bad-ipv4", task(uploadEndpoint="http://10.0.0.256/"), "invalidUploadEndpoint", "uploadEndpoint", None),
     ("webhook-too-long", task(webhookURL="https://example.com/" + "a" * 2100), "invalidWebhookURL",
      "webhookURL", None),
     ("upload-ftp", task(uploadEndpoint="ftp://bucket.example.com/key"), "invalidUploadEndpoint",
@@ -265,6 +288,15 @@ REJECTIONS: list[tuple[str, dict[str, Any], str, str, list[Any] | None]] = [
     ("frames-item-int", task(inputs={"frameImages": [42]}), "invalidImage", "inputs.frameImages[0]", None),
     ("frames-item-empty", task(inputs={"frameImages": [""]}), "invalidImage", "inputs.frameImages[0]", None),
     ("frames-item-null", task(inputs={"frameImages": [IMG, None]}), "invalidImage", "inputs.frameImages[1]", None),
+    ("frames-item-0", task(inputs={"frameImages": ["0"]}), "invalidImage", "inputs.frameImages[0]", None),
+    ("frames-item-bad-base64", task(inputs={"frameImages": ["aGVsbG8"]}), "invalidImage", "inputs.frameImages[0]",
+     None),
+    ("frames-item-ftp", task(inputs={"frameImages": ["ftp://example.com/a.png"]}), "invalidImage",
+     "inputs.frameImages[0]", None),
+    ("frames-item-url-space", task(inputs={"frameImages": ["https://example.com/a b.png"]}), "invalidImage",
+     "inputs.frameImages[0]", None),
+    ("refs-item-data-uri-text", task(inputs={"referenceImages": ["data:text/plain;base64,aGk="]}), "invalidImage",
+     "inputs.referenceImages[0]", None),
     ("frames-object-no-image", task(inputs={"frameImages": [{"frame": "first"}]}), "missingImage",
      "inputs.frameImages[0].image", None),
     ("frames-object-image-int", task(inputs={"frameImages": [{"image": 7, "frame": "first"}]}), "invalidImage",
@@ -840,3 +872,45 @@ def test_parse_does_not_mutate_its_input() -> None:
     before = copy.deepcopy(raw)
     parse_task(raw)
     assert raw == before
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        IMG,
+        IMG.upper(),
+        IMG2,
+        "HTTP://[2001:db8::1]:8080/a.png?sig=a%2Fb",
+        "data:image/png;base64,iVBORw0KGgo=",
+        "DATA:IMAGE/PNG;charset=x;BASE64,iVBORw0KGgo=",
+        "iVBORw0KGgo=",
+    ],
+)
+def test_every_image_form_is_taken_as_sent(image: str) -> None:
+    """docs/api.md 3.2: a UUID, an http(s) URL, a data URI or base64 (decoded, fetched or looked up later)."""
+    parsed = accept(task(inputs={"frameImages": [image], "referenceImages": [{"image": image}]}))
+    assert parsed.frame_images[0].image.value == image and parsed.reference_images[0].value == image
+
+
+@pytest.mark.parametrize(("frame", "position"), [(0.0, "first"), (-1.0, "last")])
+def test_a_frame_index_written_as_a_float_is_that_index(frame: float, position: str) -> None:
+    """JSON numbers compare by value (as the schema's enum does): ``0.0`` is ``0``."""
+    parsed = accept(task(inputs={"frameImages": [{"image": IMG, "frame": frame}]}))
+    assert [fi.position for fi in parsed.frame_images] == [position]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://xn--bcher-kva.example/hook",
+        "http://127.0.0.1:8080/x",
+        "https://[::1]/",
+        "HTTPS://A.B_C-D.example./?q#f",
+    ],
+)
+def test_callback_urls_in_their_ascii_form_are_taken(url: str) -> None:
+    assert accept(task(webhookURL=url, uploadEndpoint=url)).webhook_url == url
+
+
+def test_a_prompt_with_one_visible_character_is_taken() -> None:
+    assert accept(task(positivePrompt=" a ")).positive_prompt == " a "

@@ -39,8 +39,11 @@ def _skip_reason() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Chromium for one test module. Not session-scoped: Playwright's sync API
+    keeps an event loop marked running in this thread while it is open, so ``asyncio.run``
+    in any later test of the same (xdist) worker would fail."""
     reason = _skip_reason()
     if reason:
         pytest.skip(reason)
@@ -98,8 +101,11 @@ def open_studio(context: BrowserContext, server: LiveServer, problems: PageProbl
     return page
 
 
-def sign_in(page: Page, key: str) -> None:
+def sign_in(page: Page, key: str, *, remember: bool = False) -> None:
+    """Sign in with ``key``; ``remember``: ticking "Remember on this device" (kept in localStorage)."""
     page.fill("#api-key", key)
+    if remember:
+        page.check("#remember-key")
     page.click("#sign-in-button")
     page.wait_for_selector("#studio:not([hidden])")
     page.wait_for_function("() => document.querySelector('#connection').dataset.state === 'websocket'")

@@ -1,12 +1,18 @@
-"""Who is calling: API keys recognised in memory, sessions remembered for resume."""
+"""Who is calling: API keys recognised in memory, sessions remembered for resume, the
+Bearer header, and whether a caller is on this machine."""
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from collections import OrderedDict
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from cinefuse.jobs.store.keys import KeyRepository, hash_key
+
+Scope = MutableMapping[str, Any]
 
 #: Sessions remembered for resume (a resumed session past this is simply a new one).
 MAX_SESSIONS = 100_000
@@ -15,14 +21,23 @@ MAX_SESSIONS = 100_000
 class KeyRing:
     """Presented key -> key id (keys are kept hashed in the store). The configured keys are
     registered at start; ``refresh`` (every sweep) picks up keys created or revoked since
-    by ``cinefuse keys`` or another server."""
+    by ``cinefuse keys`` or another server. Called from the sweeper's thread: each refresh
+    swaps whole maps in, never edits them, so readers on the event loop need no lock."""
 
     def __init__(self, keys: KeyRepository, configured: list[str]) -> None:
         self._keys = keys
         self._ids = keys.ensure(configured)
+        self._active = frozenset(self._ids.values())
 
     def refresh(self) -> None:
-        self._ids = self._keys.ids()
+        ids = self._keys.ids()
+        self._ids = ids
+        self._active = frozenset(ids.values())
+
+    def is_active(self, key_id: int) -> bool:
+        """Whether the key ``key_id`` is still usable: False once a refresh found it revoked.
+        A session authenticated earlier asks this before each task (docs/api.md, "Revoked keys")."""
+        return key_id in self._active
 
     def key_id(self, api_key: str | None) -> int | None:
         """The id of a known key; None for unknown keys."""
@@ -60,3 +75,30 @@ class Sessions:
 
     def __len__(self) -> int:
         return len(self._keys)
+
+
+def bearer_key(scope: Scope) -> str | None:
+    """The key of an ``Authorization: Bearer <key>`` header ("" when the key is empty or
+    blank: an invalid key, not a missing one); None without such a header."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            header = bytes(value)
+            if header[:6].lower() == b"bearer" and header[6:7] in (b"", b" ", b"\t"):
+                return header[6:].strip().decode("latin-1")
+            return None
+    return None
+
+
+def is_local(scope: Scope) -> bool:
+    """Whether the caller is on this machine: a loopback client address, as the server sees
+    it (behind a reverse proxy whose forwarding headers uvicorn trusts, the real client's)."""
+    client = scope.get("client")
+    if not client:
+        return False
+    try:
+        address = ipaddress.ip_address(client[0])
+    except ValueError:  # a Unix socket path, a test client's name
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback

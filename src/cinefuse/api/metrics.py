@@ -7,24 +7,31 @@ scrape, the same from every server of a fleet: ``cinefuse_queue_depth{model}`` a
 ``distributed`` extra).
 
 ``/readyz`` answers 200 when the database, and the broker and bucket where configured,
-answer; 503 naming the failing one otherwise. Live workers are reported too, without
-failing readiness: tasks queue while workers are away.
+answer; 503 otherwise. Live workers are checked too, without failing readiness: tasks
+queue while workers are away. Anyone gets the verdict (``{"status": ...}``); the checks
+and their details (database URL, broker, worker hosts) go only to a caller with a valid
+API key or on this machine, and to the log when readiness changes (docs/api.md,
+"Readiness").
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
-from cinefuse.distributed import probes
+from cinefuse.api.auth import KeyRing, bearer_key, is_local
+from cinefuse.distributed import Probe, probes
 from cinefuse.engine.presence import live_since
 from cinefuse.metrics import AVAILABLE
 from cinefuse.services import Services
+
+log = logging.getLogger(__name__)
 
 
 class StoreCollector:
@@ -52,17 +59,41 @@ class StoreCollector:
         yield live
 
 
-def metrics_router(services: Services) -> APIRouter:
+class ReadinessLog:
+    """Logs the failing checks when they change (not at every probe: an orchestrator asks
+    every few seconds), and the return to ready."""
+
+    def __init__(self) -> None:
+        self._failing: tuple[str, ...] = ()
+
+    def record(self, found: Sequence[Probe]) -> None:
+        failing = tuple(f"{p.name}: {p.detail}" for p in found if not p.ok)
+        if failing == self._failing:
+            return
+        if failing:
+            log.warning("readiness: failing checks: %s", "; ".join(failing))
+        else:
+            log.info("readiness: every check passes again")
+        self._failing = failing
+
+
+def may_see_details(request: Request, keys: KeyRing) -> bool:
+    """A caller on this machine, or one with a valid API key."""
+    return is_local(request.scope) or keys.key_id(bearer_key(request.scope)) is not None
+
+
+def metrics_router(services: Services, keys: KeyRing) -> APIRouter:
     router = APIRouter()
+    readiness = ReadinessLog()
 
     @router.get("/readyz", include_in_schema=False)
-    async def readyz() -> Response:
+    async def readyz(request: Request) -> Response:
         found = await asyncio.to_thread(probes, services.settings, services.store, services.media)
+        readiness.record(found)
         ready = all(p.ok for p in found if p.required)
-        body = {
-            "status": "ready" if ready else "unavailable",
-            "checks": {p.name: {"ok": p.ok, "detail": p.detail, "required": p.required} for p in found},
-        }
+        body: dict[str, Any] = {"status": "ready" if ready else "unavailable"}
+        if may_see_details(request, keys):
+            body["checks"] = {p.name: {"ok": p.ok, "detail": p.detail, "required": p.required} for p in found}
         return Response(orjson.dumps(body), status_code=200 if ready else 503, media_type="application/json")
 
     if AVAILABLE:

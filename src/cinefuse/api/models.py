@@ -12,16 +12,20 @@ Shape (camelCase, like the wire contract)::
      "limits": {"seed": {"min", "max"}, "ttl": {"min", "max"}, "safetyModes": [...],
                 "framePositions": [...], "image": {"minSide", "maxSide", "maxBytes", "formats"}}}
 
-Each ``<model>`` is :func:`model_json` of one ``ModelCapabilities`` value.
+Each ``<model>`` is :func:`model_json` of one ``ModelCapabilities`` value, with
+``available`` (whether this server runs it now) and ``missing`` (when it does not: what to
+run so that it does; ``api/availability.py``).
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Response
 
+from cinefuse.api.availability import ModelAvailability, Snapshot
 from cinefuse.media.images import MAX_IMAGE_BYTES, MAX_SIDE, MIN_SIDE
 from cinefuse.models.capabilities import ModelCapabilities
 from cinefuse.models.registry import MODELS
@@ -40,17 +44,20 @@ def _range(bounds: tuple[int, int], default: int | None = None) -> dict[str, int
     return out
 
 
-def model_json(caps: ModelCapabilities) -> dict[str, Any]:
+def model_json(caps: ModelCapabilities, missing: str | None = None) -> dict[str, Any]:
     """One model's capabilities as JSON: every value a ``videoInference`` task may use with
     it, its defaults, and the cross-field limits ``schemas/parser.py`` enforces.
 
     ``sizes`` is resolution -> aspect -> ``{"width", "height"}`` (the first aspect is what
     ``resolution`` alone gives); ``engine`` is null when the model runs on the best engine
     the server has. Durations are seconds, as the task's ``duration`` takes them.
+    ``missing``: why the server cannot run it now, and what to do (None: it can).
     """
     return {
         "id": caps.model_id,
         "description": caps.description,
+        "available": missing is None,
+        "missing": missing,
         "engine": caps.engine,
         "provider": caps.provider,
         "resolutions": list(caps.resolutions),
@@ -96,10 +103,13 @@ def model_json(caps: ModelCapabilities) -> dict[str, Any]:
     }
 
 
-def models_json(models: dict[str, ModelCapabilities] | None = None) -> dict[str, Any]:
-    """The whole ``GET /v1/models`` document for ``models`` (default: the registry)."""
+def models_json(models: dict[str, ModelCapabilities] | None = None, snapshot: Snapshot | None = None) -> dict[str, Any]:
+    """The whole ``GET /v1/models`` document for ``models`` (default: the registry), each
+    model ``available`` as ``snapshot`` says (default: all)."""
+    missing = snapshot or {}
+    listed = MODELS if models is None else models
     return {
-        "models": [model_json(caps) for caps in (MODELS if models is None else models).values()],
+        "models": [model_json(caps, missing.get(caps.model_id)) for caps in listed.values()],
         "limits": {
             "seed": {"min": 0, "max": SEED_MAX},
             "ttl": {"min": TTL_MIN, "max": TTL_MAX},
@@ -115,21 +125,35 @@ def models_json(models: dict[str, ModelCapabilities] | None = None) -> dict[str,
     }
 
 
-def models_router(models: dict[str, ModelCapabilities] | None = None) -> APIRouter:
-    """The router answering ``GET /v1/models`` with :func:`models_json` of ``models``."""
+def models_router(
+    models: dict[str, ModelCapabilities] | None = None, availability: ModelAvailability | None = None
+) -> APIRouter:
+    """The router answering ``GET /v1/models`` with :func:`models_json` of ``models``, as
+    ``availability`` says now (default: every model available)."""
     router = APIRouter()
-    body = orjson.dumps(models_json(models))
+    availability = availability or ModelAvailability.everything()
+    built: dict[str, Any] = {"snapshot": None, "body": b""}
+    lock = threading.Lock()
+
+    def body() -> bytes:
+        snapshot = availability.snapshot()
+        with lock:
+            if built["snapshot"] is not snapshot:  # a new snapshot: rebuild the document once
+                built["body"] = orjson.dumps(models_json(models, snapshot))
+                built["snapshot"] = snapshot
+            return bytes(built["body"])
 
     @router.get(
         MODELS_PATH,
         tags=["models"],
         summary="Model capabilities",
         description="Every model this server answers for, with the values and limits a videoInference task "
-        "may use with it. Public: no API key needed.",
+        "may use with it, and whether this server can run it now. Public: no API key needed.",
         response_class=Response,
     )
-    async def list_models() -> Response:
+    def list_models() -> Response:
+        # A plain endpoint: a fresh snapshot reads the weights folders, in the thread pool.
         # Revalidated on every use: a restarted server with other models is seen at once.
-        return Response(body, media_type="application/json", headers={"Cache-Control": "no-cache"})
+        return Response(body(), media_type="application/json", headers={"Cache-Control": "no-cache"})
 
     return router

@@ -1,4 +1,4 @@
-"""The OpenAPI description of ``POST /v1`` (docs/api.md), built from the parser's own limits.
+"""The OpenAPI description of ``POST /v1`` (docs/api.md), written from the parser's own rules.
 
 ``POST /v1`` is answered by a bare ASGI layer in front of FastAPI (``api/rest.py``), so
 FastAPI's generated document never sees it. :func:`install_openapi` gives the app an
@@ -6,16 +6,22 @@ FastAPI's generated document never sees it. :func:`install_openapi` gives the ap
 union (``taskType``) of every task type, each ``videoInference`` variant discriminated again
 by ``model`` and carrying that model's capabilities, plus the reply envelope and its items.
 
-Every number, enum and length below is read from the constants the parser enforces
-(``schemas/tasks.py``, ``schemas/fields.py``, ``schemas/parser.py``) and from
-``ModelCapabilities`` (``models/``): the document cannot drift from the validation. The
-rules no JSON Schema can state (cross-field limits, a size pair from the table, an image
-that must decode) are in the fields' descriptions and in docs/api-reference.md.
+Every field's schema is the ``schema()`` of the rule the parser checks it with
+(``schemas/task_rules.py``: lengths, patterns, ranges, enums, item counts, per model from
+``ModelCapabilities``), and each model's cross-field rules are stated by
+``schemas/cross_rules.py`` from the same capabilities: the document cannot drift from the
+validation.
 
-Contract of the schema against the server: every body the server accepts validates
-against the schema (the schema is never stricter than the parser); a body the schema
-refuses is refused by the server. Optional fields accept JSON ``null`` (it counts as
-absent); unknown fields are refused at every level (``additionalProperties: false``).
+Contract of the schema against the server: a body the server accepts validates against the
+schema, and a body the schema refuses is refused by the server. A schema-valid task is
+refused only for what JSON Schema cannot state: an image UUID that must exist and an inline
+image that must decode (``invalidImage``), a taskUUID already used (``conflictTaskUUID``) or
+unknown (``taskNotFound``), an API key that must be known (``invalidApiKey``), an ``xn--``
+host label that must be valid punycode; and two cross-field rules the schema leaves to the
+descriptions so that generators can still build it (an image array in both places, two frame
+images on one position: ``schemas/cross_rules.py`` says why). Optional fields accept JSON
+``null`` (it counts as absent); unknown fields are refused at every level
+(``additionalProperties: false``).
 
 Built on the first request for ``/openapi.json`` and kept: nothing here runs at start.
 """
@@ -32,18 +38,23 @@ from cinefuse import __version__
 from cinefuse.jobs.models import JobStatus
 from cinefuse.models.capabilities import ModelCapabilities
 from cinefuse.models.registry import MODELS
-from cinefuse.schemas.fields import _URL_RE as URL_RE  # the expression is_http_url applies
-from cinefuse.schemas.fields import URL_MAX_LENGTH
-from cinefuse.schemas.parser import FRAME_POSITIONS
-from cinefuse.schemas.tasks import MAX_INLINE_IMAGE_CHARS, SAFETY_MODES, SEED_MAX, TASK_TYPES, TTL_MAX, TTL_MIN
+from cinefuse.schemas.cross_rules import camera_or_effect, video_rules_schema
+from cinefuse.schemas.rules import Items, Text, number
+from cinefuse.schemas.task_rules import (
+    FRAME_POSITIONS,
+    HTTP_URL,
+    IMAGE,
+    SAFETY_MODE,
+    SEED,
+    TASK_UUID,
+    TTL,
+    URL_FORM,
+    video_rules,
+)
+from cinefuse.schemas.tasks import SEED_MAX, TASK_TYPES
 from cinefuse.settings import DEFAULT_MAX_TASKS_PER_REQUEST, DEFAULT_TTL_SECONDS
 
 Schema = dict[str, Any]
-
-#: The canonical text of a UUID v4 in either case: what ``schemas.parser._task_uuid`` accepts.
-UUID4_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}$"
-#: Width and height are read as integers in this range before the size table is consulted.
-DIMENSION_BOUNDS = (1, 10_000)
 #: HTTP statuses a ``POST /v1`` reply can have (docs/api.md, "Transport"): never 5xx.
 REPLY_STATUSES: dict[str, str] = {
     "200": "Every task was answered (a getResponse whose results failed is still 200).",
@@ -69,38 +80,6 @@ def ref(name: str) -> Schema:
     return {"$ref": _REF + name}
 
 
-def case_insensitive(pattern: str) -> str:
-    """``pattern`` with each ASCII letter outside escapes and classes as ``[xX]``: JSON
-    Schema has no flags, and the parser's URL expression is compiled with IGNORECASE."""
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\":
-            out.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if char == "[":
-            end = i + 1
-            while pattern[end] != "]" or pattern[end - 1] == "\\":
-                end += 1
-            out.append(pattern[i : end + 1])
-            i = end + 1
-            continue
-        out.append(f"[{char.lower()}{char.upper()}]" if char.isascii() and char.isalpha() else char)
-        i += 1
-    return "".join(out)
-
-
-#: ``schemas.fields.is_http_url``'s expression, case-insensitive without a flag.
-URL_PATTERN = case_insensitive(URL_RE.pattern)
-
-
-def number(value: float) -> int | float:
-    """``5.0`` as ``5``: the documents show whole numbers without a fraction."""
-    return int(value) if float(value).is_integer() else value
-
-
 def optional(schema: Schema, description: str | None = None, default: Any = None) -> Schema:
     """An optional field's schema: JSON ``null`` is accepted and counts as absent."""
     doc: Schema = {}
@@ -115,14 +94,6 @@ def optional(schema: Schema, description: str | None = None, default: Any = None
             out["enum"] = [*out["enum"], None]
         return out
     return {"anyOf": [schema, {"type": "null"}], **doc}
-
-
-def described(schema: Schema, description: str, default: Any = None) -> Schema:
-    """A required field's schema with its description (and the default the server uses)."""
-    out = {**schema, "description": description}
-    if default is not None:
-        out["default"] = default
-    return out
 
 
 def obj(properties: Schema, required: Iterable[str] = (), **extra: Any) -> Schema:
@@ -142,18 +113,24 @@ def const(value: str, description: str | None = None) -> Schema:
 
 
 def task_uuid(description: str) -> Schema:
-    return {"type": "string", "pattern": UUID4_PATTERN, "description": description}
+    return {**TASK_UUID.schema(), "description": description}
 
 
 def url_field(description: str) -> Schema:
-    return optional({"type": "string", "maxLength": URL_MAX_LENGTH, "pattern": URL_PATTERN}, description)
+    return optional(HTTP_URL.schema(), f"{description} It must {URL_FORM}.")
+
+
+def text(rule: Text, description: str) -> Schema:
+    return {**rule.schema(), "description": description}
 
 
 def image_value() -> Schema:
     return {
-        "type": "string",
-        "minLength": 1,
-        "description": "An image: the imageUUID of an uploaded image, an http(s) URL, a data URI or bare base64.",
+        "title": "Image",
+        **IMAGE.schema(),
+        "description": "An image: the imageUUID of an uploaded image, an http(s) URL, a data URI or bare base64. "
+        "A UUID must name an image of this key, an inline image must decode (PNG, JPEG, WEBP, BMP or GIF, "
+        "300..4000 pixels a side, at most 20 MB): `invalidImage` otherwise.",
     }
 
 
@@ -194,7 +171,7 @@ def safety_schema() -> Schema:
         {
             "checkContent": optional({"type": "boolean"}, "true means mode `fast` (when `mode` is absent).", False),
             "mode": optional(
-                {"type": "string", "enum": list(SAFETY_MODES)},
+                SAFETY_MODE.schema(),
                 "`fast` checks the prompt, the inputs and the first, middle and last frame of each result; "
                 "`full` every frame. Wins over `checkContent`.",
                 "none",
@@ -227,14 +204,17 @@ def provider_limits(caps: ModelCapabilities) -> str:
     )
 
 
-def image_array(item: Schema, most: int, description: str) -> Schema:
-    if most == 0:
+def image_array(item: Schema, rule: Items | None, description: str) -> Schema:
+    """An image array of ``rule``'s length (``None``: the model takes none)."""
+    if rule is None:
         return {"type": "null", "description": "This model takes none (`unsupported...` when given)."}
-    return optional({"type": "array", "items": item, "minItems": 1, "maxItems": most}, description)
+    return optional(rule.schema(item), description)
 
 
 def video_inference_schema(caps: ModelCapabilities) -> Schema:
-    """The ``videoInference`` task for one model, with that model's capabilities."""
+    """The ``videoInference`` task for one model: each field the schema of its rule
+    (``schemas/task_rules.py``), the cross-field rules in ``allOf`` (``schemas/cross_rules.py``)."""
+    rules = video_rules(caps)
     widths = sorted({w for w, _ in caps.all_sizes()})
     heights = sorted({h for _, h in caps.all_sizes()})
     narrower = "; ".join(f"{tier}: {_values(d)} only" for tier, d in caps.durations_by_resolution.items())
@@ -242,37 +222,33 @@ def video_inference_schema(caps: ModelCapabilities) -> Schema:
     fast_off += list(caps.fast_mode_excluded_resolutions)
     frame_items = image_array(
         ref("FrameImage"),
-        caps.max_frame_images,
-        "First and/or last frame images; the output follows the first image's aspect ratio, snapped to the "
-        f"nearest of {', '.join(caps.aspects)}. Not with width/height.",
+        rules.frame_images,
+        "First and/or last frame images; the output follows the first image's aspect ratio (the last image's "
+        f"when it is the only one), snapped to the nearest of {', '.join(caps.aspects)}. Not with width/height. "
+        "Two images on one position: `incompatibleParameters` (a rule the schema does not state).",
     )
     reference_items = image_array(
-        ref("ReferenceImage"), caps.max_reference_images, "Reference images to combine (cinefuse extension)."
+        ref("ReferenceImage"), rules.reference_images, "Reference images to combine (cinefuse extension)."
     )
     pixverse = obj(
         {
-            "cameraMovement": optional({"type": "string", "enum": list(caps.camera_movements)}, provider_limits(caps)),
-            "effect": optional({"type": "string", "enum": list(caps.effects)}, provider_limits(caps)),
-            "style": optional({"type": "string", "enum": list(caps.styles)}, provider_limits(caps)),
+            "cameraMovement": optional(rules.camera_movement.schema(), provider_limits(caps)),
+            "effect": optional(rules.effect.schema(), provider_limits(caps)),
+            "style": optional(rules.style.schema(), provider_limits(caps)),
             "motionMode": optional(
-                {"type": "string", "enum": list(caps.motion_modes)},
+                rules.motion_mode.schema(),
                 "`fast` silently becomes `normal` at " + (" or ".join(fast_off) or "no setting") + ".",
                 "normal",
             ),
-        }
+        },
+        allOf=[camera_or_effect()],
     )
     properties: Schema = {
         "taskType": const("videoInference"),
         "taskUUID": task_uuid("UUID v4 chosen by the client, unique per API key (`conflictTaskUUID`)."),
         "model": const(caps.model_id, caps.description or None),
-        "positivePrompt": described(
-            {"type": "string", "minLength": caps.prompt_length[0], "maxLength": caps.prompt_length[1]},
-            "What to show.",
-        ),
-        "negativePrompt": optional(
-            {"type": "string", "minLength": caps.prompt_length[0], "maxLength": caps.prompt_length[1]},
-            "What to avoid.",
-        ),
+        "positivePrompt": text(rules.positive_prompt, "What to show (not only white space)."),
+        "negativePrompt": optional(rules.negative_prompt.schema(), "What to avoid."),
         "width": optional(
             {"type": "integer", "enum": widths},
             f"Output width; with `height`, a pair from the size table ({_sizes(caps)}). Not with `resolution` "
@@ -280,45 +256,34 @@ def video_inference_schema(caps: ModelCapabilities) -> Schema:
         ),
         "height": optional({"type": "integer", "enum": heights}, "Output height; see `width`."),
         "resolution": optional(
-            {"type": "string", "enum": list(caps.resolutions)},
-            "Size tier: 16:9 for text-to-video, the first frame image's aspect otherwise. Not with width/height.",
+            rules.resolution.schema(),
+            "Size tier: 16:9 for text-to-video, the frame image's aspect otherwise. Not with width/height.",
             caps.default_resolution,
         ),
         "duration": optional(
-            {"type": "number", "enum": [number(d) for d in caps.durations]},
+            rules.duration.schema(),
             "Seconds." + (f" Narrower per tier: {narrower}." if narrower else ""),
             number(caps.default_duration),
         ),
-        "fps": optional(
-            {"type": "integer", "enum": list(caps.fps)}, "Frames per second; frames = duration x fps.", caps.default_fps
-        ),
-        "seed": optional(
-            {"type": "integer", "minimum": 0, "maximum": SEED_MAX},
-            "Random when absent; result i uses seed + i, wrapping.",
-        ),
+        "fps": optional(rules.fps.schema(), "Frames per second; frames = duration x fps.", caps.default_fps),
+        "seed": optional(SEED.schema(), "Random when absent; result i uses seed + i, wrapping."),
         "numberResults": optional(
-            {"type": "integer", "minimum": caps.number_results[0], "maximum": caps.number_results[1]},
-            "Results to make; each is its own item, videoUUID and webhook call.",
-            1,
+            rules.number_results.schema(), "Results to make; each is its own item, videoUUID and webhook call.", 1
         ),
-        "outputType": optional({"type": "string", "enum": list(caps.output_types)}, None, caps.output_types[0]),
+        "outputType": optional(rules.output_type.schema(), None, caps.output_types[0]),
         "outputFormat": optional(
-            {"type": "string", "enum": list(caps.output_formats)},
+            rules.output_format.schema(),
             "MP4 (H.264, faststart), WEBM (VP9), MOV (H.264 in QuickTime).",
             caps.output_formats[0],
         ),
         "outputQuality": optional(
-            {"type": "integer", "minimum": caps.output_quality[0], "maximum": caps.output_quality[1]},
-            "Higher means a larger, better file.",
-            caps.default_output_quality,
+            rules.output_quality.schema(), "Higher means a larger, better file.", caps.default_output_quality
         ),
-        "deliveryMethod": optional(
-            {"type": "string", "enum": list(caps.delivery_methods)}, None, caps.delivery_methods[0]
-        ),
+        "deliveryMethod": optional(rules.delivery_method.schema(), None, caps.delivery_methods[0]),
         "webhookURL": url_field("Receives every result, however it ends (Standard Webhooks headers)."),
         "uploadEndpoint": url_field("Every finished result is PUT here (e.g. a presigned S3 URL)."),
         "ttl": optional(
-            {"type": "integer", "minimum": TTL_MIN, "maximum": TTL_MAX},
+            TTL.schema(),
             f"Seconds the videoURL and file live; the server's setting when absent ({DEFAULT_TTL_SECONDS} by default).",
         ),
         "includeCost": optional({"type": "boolean"}, "Add `cost` (USD) to every result.", False),
@@ -341,6 +306,7 @@ def video_inference_schema(caps: ModelCapabilities) -> Schema:
         title=f"videoInference ({caps.model_id})",
         description=(caps.description + " " if caps.description else "")
         + "Answered with an acknowledgement once durably stored; poll with getResponse.",
+        allOf=video_rules_schema(caps),
     )
 
 
@@ -377,11 +343,10 @@ def request_components(models: dict[str, ModelCapabilities] | None = None) -> di
                 "taskType": const("imageUpload"),
                 "taskUUID": task_uuid("UUID v4 chosen by the client."),
                 "image": {
-                    "type": "string",
-                    "minLength": 1,
-                    "maxLength": MAX_INLINE_IMAGE_CHARS,
-                    "description": "A data URI, bare base64 or an http(s) URL: PNG, JPEG, WEBP, BMP or GIF, "
-                    "300..4000 pixels a side, at most 20 MB.",
+                    **IMAGE.schema(),
+                    "description": "A data URI, bare base64 or an http(s) URL (or an image UUID of this key): "
+                    "PNG, JPEG, WEBP, BMP or GIF, 300..4000 pixels a side, at most 20 MB (`invalidImage` "
+                    "otherwise: an image must decode, a URL is fetched at once).",
                 },
             },
             ["taskType", "taskUUID", "image"],

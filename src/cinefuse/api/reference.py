@@ -28,8 +28,6 @@ from cinefuse.api.errors import http_status
 from cinefuse.api.openapi import (
     REPLY_STATUSES,
     TASK_COMPONENTS,
-    URL_PATTERN,
-    UUID4_PATTERN,
     Schema,
     model_component,
     openapi_document,
@@ -40,14 +38,24 @@ from cinefuse.models.capabilities import ModelCapabilities
 from cinefuse.models.pixverse import MODEL_ID
 from cinefuse.models.registry import MODELS
 from cinefuse.schemas.parser import parse_task
+from cinefuse.schemas.task_rules import HTTP_URL, IMAGE, TASK_UUID, video_rules
 from cinefuse.schemas.tasks import TASK_TYPES
 
 #: The UUID every probe task carries (the page must not change from run to run).
 PROBE_UUID = "00000000-0000-4000-8000-000000000000"
-#: A stand-in image: the parser checks its form only (images are decoded later).
-PROBE_IMAGE = "img"
 #: The model whose videoInference table is shown in full; the others list their differences.
 MAIN_MODEL = MODEL_ID
+#: A stand-in image: the parser checks its form only (images are fetched or decoded later).
+PROBE_IMAGE = "https://example.com/a.png"
+#: (a value it takes, one it refuses) of each patterned string form, by its JSON Schema pattern.
+PATTERN_EXAMPLES: dict[str, tuple[str, str]] = {
+    TASK_UUID.schema()["pattern"]: (PROBE_UUID, "not-a-uuid"),
+    HTTP_URL.schema()["pattern"]: ("https://example.com/hook", "ftp://example.com/"),
+    IMAGE.forms[0].schema()["pattern"]: ("00000000-0000-4000-8000-0000000000aa", "not-a-uuid"),
+    IMAGE.forms[2].schema()["pattern"]: ("data:image/png;base64,iVBORw0KGgo=", "data:image/png;base64,?"),
+    IMAGE.forms[3].schema()["pattern"]: ("iVBORw0KGgo=", "not base64"),
+    video_rules(MODELS[MAIN_MODEL]).positive_prompt.schema()["pattern"]: ("a lighthouse", "   "),
+}
 
 
 @dataclass(frozen=True)
@@ -149,11 +157,9 @@ class Resolver:
         if kind == "array":
             return [self.example(schema["items"]) for _ in range(schema.get("minItems", 1))]
         if kind == "string":
-            if schema.get("pattern") == UUID4_PATTERN:
-                return PROBE_UUID
             if "pattern" in schema:
-                return "https://example.com/hook"
-            return PROBE_IMAGE if schema.get("minLength", 0) < 3 else "x" * schema["minLength"]
+                return PATTERN_EXAMPLES[schema["pattern"]][0]
+            return "x" * max(schema.get("minLength", 0), 3)
         if kind == "integer" or kind == "number":
             return schema.get("minimum", 0)
         if kind == "boolean":
@@ -224,10 +230,10 @@ def _out_of_range(schema: Schema) -> Any:
         return schema["maximum"] + 1
     if "maxItems" in schema:
         return [PROBE_IMAGE] * (schema["maxItems"] + 1)
-    if schema.get("pattern") == UUID4_PATTERN:
-        return "not-a-uuid"
     if "pattern" in schema:
-        return "ftp://example.com/"
+        return PATTERN_EXAMPLES[schema["pattern"]][1]
+    if "anyOf" in schema and all("pattern" in form for form in schema["anyOf"]):
+        return "not an image"
     if schema.get("minLength", 0) > 1:
         return "x"
     return None
@@ -265,47 +271,57 @@ def probe_codes(resolver: Resolver, base: Schema, param: Param) -> list[str]:
     return codes
 
 
-#: (rule, changes to the minimal pixverse:1@3 task) for the cross-field rules table.
-RULES: list[tuple[str, dict[str, Any]]] = [
-    ("width without height", {"width": 640}),
-    ("width/height with resolution", {"width": 640, "height": 360, "resolution": "360p"}),
-    ("width/height with frame images", {"width": 640, "height": 360, "inputs": {"frameImages": [PROBE_IMAGE]}}),
-    ("a width/height pair not in the size table", {"width": 640, "height": 640}),
-    ("a duration the resolution does not allow", {"resolution": "1080p", "duration": 8}),
+#: (rule, changes to the minimal pixverse:1@3 task, whether the OpenAPI schema states the rule)
+#: for the cross-field rules table. ``tests/docs/test_api_reference.py`` checks each flag against
+#: the schema (the rules left out are explained in ``schemas/cross_rules.py``).
+RULES: list[tuple[str, dict[str, Any], bool]] = [
+    ("width without height", {"width": 640}, True),
+    ("width/height with resolution", {"width": 640, "height": 360, "resolution": "360p"}, True),
+    ("width/height with frame images", {"width": 640, "height": 360, "inputs": {"frameImages": [PROBE_IMAGE]}}, True),
+    ("a width/height pair not in the size table", {"width": 640, "height": 640}, True),
+    ("a duration the resolution does not allow", {"resolution": "1080p", "duration": 8}, True),
     (
         "cameraMovement with effect",
         {"providerSettings": {"pixverse": {"cameraMovement": "zoom_in", "effect": "kiss kiss"}}},
+        True,
     ),
     (
         "cameraMovement, effect or style with a longer duration",
         {"duration": 8, "providerSettings": {"pixverse": {"style": "anime"}}},
+        True,
     ),
     (
         "cameraMovement, effect or style above the size limit",
         {"resolution": "1080p", "providerSettings": {"pixverse": {"effect": "kiss kiss"}}},
+        True,
     ),
     (
         "the same with width/height",
         {"width": 1920, "height": 1080, "providerSettings": {"pixverse": {"cameraMovement": "zoom_in"}}},
+        True,
     ),
     (
         "two frame images on one position",
         {"inputs": {"frameImages": [{"image": PROBE_IMAGE, "frame": "last"}, {"image": PROBE_IMAGE, "frame": -1}]}},
+        False,
     ),
     (
         "a frame image given as image and inputImage",
         {"inputs": {"frameImages": [{"image": PROBE_IMAGE, "inputImage": PROBE_IMAGE}]}},
+        True,
     ),
     (
         "frameImages both in inputs and at top level",
         {"inputs": {"frameImages": [PROBE_IMAGE]}, "frameImages": [{"inputImage": PROBE_IMAGE}]},
+        False,
     ),
     (
         "reference images for a model that takes none",
         {"model": "cinefuse:wan2.2-ti2v@1", "inputs": {"referenceImages": [PROBE_IMAGE]}},
+        True,
     ),
-    ("an unknown field, even null", {"steps": None}),
-    ("an unknown field in a nested object", {"providerSettings": {"pixverse": {"soundEffectSwitch": True}}}),
+    ("an unknown field, even null", {"steps": None}, True),
+    ("an unknown field in a nested object", {"providerSettings": {"pixverse": {"soundEffectSwitch": True}}}, True),
 ]
 
 
@@ -343,10 +359,8 @@ def type_of(resolver: Resolver, schema: Schema) -> str:
             return "array"
         name = items["$ref"].rsplit("/", 1)[-1] if "$ref" in items else type_of(resolver, items)
         return f"array of {name}"
-    if kind == "string" and schema.get("pattern") == UUID4_PATTERN:
-        return "UUID v4"
-    if kind == "string" and schema.get("pattern") == URL_PATTERN:
-        return "http(s) URL"
+    if kind == "string" and "title" in schema:
+        return str(schema["title"])
     if "enum" in schema and "type" not in schema:
         names = {bool: "boolean", int: "integer", float: "number", str: "string"}
         return " or ".join(sorted({names.get(type(v), "null") for v in schema["enum"] if v is not None}))
@@ -576,19 +590,21 @@ def render() -> str:
     out += [
         "## Cross-field rules",
         "",
-        f"Each row is the minimal `{MAIN_MODEL}` task with the changes shown, and what the parser answers.",
+        f"Each row is the minimal `{MAIN_MODEL}` task with the changes shown, and what the parser answers;",
+        "*in the schema* says whether `/openapi.json` states the rule too (so that generated clients and",
+        "fuzzers know it), or whether the parser alone checks it.",
         "",
-        "| rule | changes | code | parameter | message |",
-        "| --- | --- | --- | --- | --- |",
+        "| rule | changes | code | parameter | message | in the schema |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
-    for rule, changes in RULES:
+    for rule, changes, stated in RULES:
         result = _code({**minimal_task(), **changes})
         code, parameter, message = result if result else ("(accepted)", None, "")
         if parameter and parameter not in found.setdefault(code, []):
             found[code].append(parameter)
         out.append(
             f"| {rule} | `{_cell(_json(changes))}` | `{code}` | {f'`{parameter}`' if parameter else ''} "
-            f"| {_cell(message)} |"
+            f"| {_cell(message)} | {'yes' if stated else 'no: the parser only'} |"
         )
     out += ["", "## Models", ""]
     main = MODELS[MAIN_MODEL]

@@ -6,8 +6,9 @@ REST should use. Errors are per task: other tasks still run.
 
 Work is only done for a caller with a key: before the session is authenticated, a task
 other than ``authentication`` or ``ping`` is answered ``missingApiKey`` without even being
-parsed. A dry run (``?dryRun=1``) validates every task exactly as usual and answers it, but
-queues, renders, stores and delivers nothing (docs/api.md, "Dry runs").
+parsed, and once its key is revoked, ``invalidApiKey``. A dry run (``?dryRun=1``) validates
+every task exactly as usual and answers it, but queues, renders, stores and delivers
+nothing (docs/api.md, "Dry runs").
 """
 
 from __future__ import annotations
@@ -118,6 +119,14 @@ class TaskHandler:
         self.sessions.bind(session, key_id, task.connection_session_uuid)
         return {"taskType": "authentication", "connectionSessionUUID": session.session_uuid}
 
+    def _check_key(self, session: Session) -> None:
+        """Refuse work to a session without a key, or whose key was revoked since it
+        authenticated (a WebSocket outlives a refresh of the keys)."""
+        if session.key_id is None:
+            raise MissingApiKey("Missing API key: authenticate first.")
+        if not self.keys.is_active(session.key_id):
+            raise InvalidApiKey("API key revoked.")
+
     def response(self, key_id: int, task_uuid: str) -> tuple[Items, Items]:
         """getResponse: (data items, error items) for every result of the task."""
         return job_items(task_uuid, self.jobs.view(key_id, task_uuid), self.sign)
@@ -139,8 +148,8 @@ class TaskHandler:
                 await asyncio.sleep(0)
             task_type, task_uuid = task_identity(raw)
             try:
-                if session.key_id is None and task_type not in _PUBLIC_TASK_TYPES:
-                    raise MissingApiKey("Missing API key: authenticate first.")
+                if task_type not in _PUBLIC_TASK_TYPES:
+                    self._check_key(session)
                 task = parse_task(raw)
                 if isinstance(task, AuthenticationTask):
                     outcomes.append((task_type, task_uuid, [self.authenticate(task, session)], []))

@@ -25,6 +25,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.responses import Response
 
+from cinefuse.api.availability import ModelAvailability
 from cinefuse.api.models import models_router
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
@@ -98,11 +99,11 @@ def file_response(request: Request, path: Path | None, headers: dict[str, str]) 
     return response
 
 
-def ui_router(static_dir: Path = STATIC_DIR) -> APIRouter:
+def ui_router(static_dir: Path = STATIC_DIR, availability: ModelAvailability | None = None) -> APIRouter:
     """The studio's routes, serving the files of ``static_dir`` (the packaged ones by default),
-    and ``GET /v1/models``."""
+    and ``GET /v1/models`` (models available as ``availability`` says)."""
     router = APIRouter()
-    router.include_router(models_router())
+    router.include_router(models_router(availability=availability))
     files = static_files(static_dir)
 
     @router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)

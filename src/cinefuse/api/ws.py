@@ -17,8 +17,14 @@ Limits that keep one client from stalling the server (docs/api.md, "Limits"):
 * At most ``MAX_IN_FLIGHT`` tasks of a socket run or wait to send at once. When they are
   all taken, the socket stops reading (back-pressure); a client that does not read its
   replies for ``stall_timeout`` seconds is dropped (``api/ws_transport.py``).
-* Before authenticating, a socket may send a few messages a second (a token bucket); a
-  client that sends more is closed with 1008.
+* Before authenticating, a socket may send a few messages a second (a token bucket), each
+  of at most ``max_unauthenticated_bytes``; a client that sends more is closed with 1008,
+  a larger message with 1009 (refused from its frame header where the server runs
+  ``api/ws_transport.py``, so it is never buffered).
+* A message is parsed only within ``EnvelopeLimits`` (``api/envelope.py``), a large one on
+  a worker thread, where its tasks are also freed.
+* A session whose key is revoked is closed with 1008 within ``WATCH_INTERVAL`` of the key
+  refresh that finds it; from that refresh on its tasks are ``invalidApiKey``.
 * A socket idle for ``idle_timeout`` seconds is closed with 1000; a disconnect cancels the
   socket's pending work at once.
 """
@@ -35,12 +41,17 @@ import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from cinefuse.api.auth import Session
+from cinefuse.api.envelope import EnvelopeLimits, is_large, parse_tasks, release
 from cinefuse.api.tasks import Reply, TaskHandler, is_dry_run
-from cinefuse.errors import CinefuseError, InvalidJson, InvalidPayload, MissingApiKey
+from cinefuse.api.ws_transport import MESSAGE_LIMIT
+from cinefuse.errors import CinefuseError, InvalidPayload, MissingApiKey, RequestError
 from cinefuse.schemas.parser import task_identity
 
 CLOSE_NORMAL = 1000
 CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+#: The close reason of a session whose key was revoked (docs/api.md, "Revoked keys").
+REVOKED_REASON = "API key revoked"
 #: How often a socket checks the tasks it watches for finished results (seconds).
 WATCH_INTERVAL = 0.5
 #: Tasks of one socket running or waiting to send at once.
@@ -55,17 +66,50 @@ class _ClientStalled(Exception):
 
 
 class _Connection:
-    def __init__(self, websocket: WebSocket, handler: TaskHandler, dry_run: bool, stall_timeout: float) -> None:
+    def __init__(
+        self, websocket: WebSocket, handler: TaskHandler, dry_run: bool, stall_timeout: float, limits: EnvelopeLimits
+    ) -> None:
         self.websocket = websocket
         self.stall_timeout = stall_timeout
         self.handler = handler
         self.dry_run = dry_run
+        self.limits = limits
         self.session = Session()
         self.send_lock = asyncio.Lock()
         self.slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self.watched: set[str] = set()
         self.running: set[asyncio.Task[None]] = set()
+        self.closed = False
         self._tokens, self._last = UNAUTHENTICATED_BURST, time.monotonic()
+        # Where the server runs api/ws_transport.py: the largest message it reads off the wire.
+        self._message_limit = websocket.scope.get("extensions", {}).get(MESSAGE_LIMIT, {}).get("set")
+        self._limit_lifted = False
+
+    def limit_messages(self) -> None:
+        """Set the transport's message limit for the session's state: small until it
+        authenticates, then the full one."""
+        if self._message_limit is None or self._limit_lifted:
+            return
+        if self.session.key_id is None:
+            self._message_limit(self.limits.max_unauthenticated_bytes)
+        else:
+            self._message_limit(self.limits.max_bytes)
+            self._limit_lifted = True
+
+    def revoked(self) -> bool:
+        """Whether the session's key was revoked since it authenticated."""
+        return self.session.key_id is not None and not self.handler.keys.is_active(self.session.key_id)
+
+    async def end(self, code: int, reason: str) -> None:
+        """Close the socket (once), cancelling its pending work; later sends raise
+        ``WebSocketDisconnect``. Not under the send lock: a task blocked sending to a client
+        that does not read holds it (the transport drops such a client at once)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.close()
+        with contextlib.suppress(Exception):
+            await self.websocket.close(code=code, reason=reason)
 
     def allow_unauthenticated(self) -> bool:
         """Token bucket for the messages of a socket that has not authenticated yet."""
@@ -78,8 +122,14 @@ class _Connection:
         return True
 
     async def send(self, body: dict[str, Any]) -> None:
+        """Send one frame; ``WebSocketDisconnect`` once the socket is closing or closed."""
         async with self.send_lock:
-            await self.websocket.send_text(orjson.dumps(body).decode())
+            if self.closed:
+                raise WebSocketDisconnect(CLOSE_POLICY)
+            try:
+                await self.websocket.send_text(orjson.dumps(body).decode())
+            except RuntimeError as exc:  # the transport already closed it (e.g. 1009 on a later frame)
+                raise WebSocketDisconnect(CLOSE_NORMAL) from exc
 
     async def send_reply(self, reply: Reply) -> None:
         """One reply, split so no frame carries both data and errors."""
@@ -120,11 +170,15 @@ class _Connection:
         self.slots.release()
 
     async def watch(self) -> None:
-        """Push finished results of watched tasks (see the module docstring)."""
+        """Push finished results of watched tasks, and end the session when its key is
+        revoked (see the module docstring)."""
         while True:
             await asyncio.sleep(WATCH_INTERVAL)
             if self.session.key_id is None:
                 continue
+            if self.revoked():
+                await self.end(CLOSE_POLICY, REVOKED_REASON)
+                return
             for task_uuid in list(self.watched):
                 try:
                     data, _ = self.handler.response(self.session.key_id, task_uuid)
@@ -142,21 +196,21 @@ class _Connection:
             job.cancel()
 
 
-def ws_router(handler: TaskHandler, idle_timeout: float, max_message_bytes: int, stall_timeout: float) -> APIRouter:
+def ws_router(handler: TaskHandler, idle_timeout: float, limits: EnvelopeLimits, stall_timeout: float) -> APIRouter:
     router = APIRouter()
 
     async def socket(websocket: WebSocket) -> None:
-        await websocket.accept()
         dry_run = is_dry_run(websocket.query_params.get("dryRun"))
-        conn = _Connection(websocket, handler, dry_run, stall_timeout)
+        conn = _Connection(websocket, handler, dry_run, stall_timeout, limits)
+        conn.limit_messages()  # before the handshake: the first message is already bounded
+        await websocket.accept()
         watcher = asyncio.create_task(conn.watch())
         try:
-            await _serve(conn, idle_timeout, max_message_bytes)
+            await _serve(conn, idle_timeout)
         except WebSocketDisconnect:
             return
         except _ClientStalled:
-            with contextlib.suppress(Exception):
-                await websocket.close(code=CLOSE_POLICY, reason="replies not read: too many pending")
+            await conn.end(CLOSE_POLICY, "replies not read: too many pending")
         finally:
             watcher.cancel()
             conn.close()
@@ -167,40 +221,56 @@ def ws_router(handler: TaskHandler, idle_timeout: float, max_message_bytes: int,
     return router
 
 
-async def _serve(conn: _Connection, idle_timeout: float, max_message_bytes: int) -> None:
+async def _serve(conn: _Connection, idle_timeout: float) -> None:
     websocket = conn.websocket
     while True:
         try:
             message = await asyncio.wait_for(websocket.receive(), timeout=idle_timeout)
         except TimeoutError:
-            await websocket.close(code=CLOSE_NORMAL, reason="idle timeout")
+            await conn.end(CLOSE_NORMAL, "idle timeout")
             return
-        if message["type"] == "websocket.disconnect":
+        if message["type"] == "websocket.disconnect" or conn.closed:
+            return
+        if conn.revoked():
+            await conn.end(CLOSE_POLICY, REVOKED_REASON)
             return
         if conn.session.key_id is None and not conn.allow_unauthenticated():
-            await websocket.close(code=CLOSE_POLICY, reason="authenticate first: too many messages")
+            await conn.end(CLOSE_POLICY, "authenticate first: too many messages")
             return
         raw = message.get("text") or message.get("bytes") or b""
-        if len(raw) > max_message_bytes:
+        if len(raw) > conn.limits.max_bytes:
             await conn.send_error(InvalidPayload("Message too large."))
             continue
+        unauthenticated = conn.limits.max_unauthenticated_bytes
+        if conn.session.key_id is None and len(raw) > unauthenticated:
+            # What the transport refuses from the frame header, where it can (api/ws_transport.py).
+            await conn.end(CLOSE_TOO_BIG, f"authenticate first: messages over {unauthenticated} bytes")
+            return
         try:
-            tasks = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            await conn.send_error(InvalidJson(f"Message is not valid JSON: {exc}"))
+            tasks = await parse_tasks(raw, conn.limits.max_values)
+        except RequestError as error:
+            await conn.send_error(error)
             continue
-        if not isinstance(tasks, list) or not tasks:
-            await conn.send_error(InvalidPayload("A message must be a non-empty JSON array of tasks."))
-            continue
-        if len(tasks) > conn.handler.max_tasks:
-            await conn.send_reply(await conn.handler.handle(tasks, conn.session))  # refused, naming the limit
-            continue
-        for task in tasks:
-            task_type, task_uuid = task_identity(task)
-            if task_type == "authentication":
-                await conn.answer(task)  # in order: later tasks need the session's key
-            elif conn.session.key_id is None and task_type != "ping":
-                # The runware SDK waits for an authentication-typed error here.
-                await conn.send_error(MissingApiKey("Authenticate first."), "authentication", task_uuid)
-            else:
-                await conn.run(conn.answer(task))
+        await _dispatch(conn, tasks)
+        if is_large(raw):
+            await release(tasks)
+        conn.limit_messages()
+
+
+async def _dispatch(conn: _Connection, tasks: Any) -> None:
+    """Answer one parsed message: authentication in order, other tasks concurrently."""
+    if not isinstance(tasks, list) or not tasks:
+        await conn.send_error(InvalidPayload("A message must be a non-empty JSON array of tasks."))
+        return
+    if len(tasks) > conn.handler.max_tasks:
+        await conn.send_reply(await conn.handler.handle(tasks, conn.session))  # refused, naming the limit
+        return
+    for task in tasks:
+        task_type, task_uuid = task_identity(task)
+        if task_type == "authentication":
+            await conn.answer(task)  # in order: later tasks need the session's key
+        elif conn.session.key_id is None and task_type != "ping":
+            # The runware SDK waits for an authentication-typed error here.
+            await conn.send_error(MissingApiKey("Authenticate first."), "authentication", task_uuid)
+        else:
+            await conn.run(conn.answer(task))

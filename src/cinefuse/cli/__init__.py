@@ -11,6 +11,7 @@ import typer
 
 from cinefuse.cli.generate import generate
 from cinefuse.cli.keys import keys_app
+from cinefuse.cli.models import models_app
 from cinefuse.cli.server import doctor, serve, worker
 from cinefuse.cli.submit import submit
 
@@ -20,6 +21,7 @@ app.command()(worker)
 app.command()(generate)
 app.command()(submit)
 app.add_typer(keys_app, name="keys")
+app.add_typer(models_app, name="models")
 app.command()(doctor)
 
 

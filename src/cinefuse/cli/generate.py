@@ -169,6 +169,7 @@ def _render_one(
     settings: Settings,
 ) -> None:
     from cinefuse.engine.requests import generation_request
+    from cinefuse.engine.runner import progress_percent
     from cinefuse.media.video import encode_frames
 
     seed = task.result_seed(index)
@@ -176,8 +177,15 @@ def _render_one(
     started = time.perf_counter()
     with progress_display() as progress:
         label = f"{engine.name} {request.width}x{request.height}, {request.num_frames} frames"
-        bar = progress.add_task(label, total=request.num_frames)
-        frames: Iterable[Frame] = engine.generate(request, lambda step, total: progress.update(bar, completed=step))
+        # In percent, as the API's ``progress``: the engine's steps count in its own units
+        # (the neural engines' are denoising steps and decoded chunks, not frames), and
+        # 100 is the file written.
+        bar = progress.add_task(label, total=100)
+
+        def on_step(step: int, total: int) -> None:
+            progress.update(bar, completed=progress_percent(step, total))
+
+        frames: Iterable[Frame] = engine.generate(request, on_step)
         if guard is not None and task.safety_mode != "none":
             frames = guard.inspector(task.safety_mode, task.num_frames, task.safety_tolerance).wrap(frames)
         result = encode_frames(
@@ -190,5 +198,6 @@ def _render_one(
             quality=task.output_quality,
             x264_preset=settings.x264_preset,
         )
+        progress.update(bar, completed=100)
     elapsed = time.perf_counter() - started
     typer.echo(f"wrote {path} ({result.size_bytes} bytes, {result.frames} frames, seed {seed}) in {elapsed:.2f} s")

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cinefuse.errors import KEY_REVOKED
 from cinefuse.settings import Settings
 
 if TYPE_CHECKING:
-    from cinefuse.jobs.store.keys import KeyRepository
+    from cinefuse.jobs.store import JobStore
 
 keys_app = typer.Typer(
     help="API keys: with no subcommand, print the key(s) this data dir uses.", invoke_without_command=True
@@ -32,7 +33,7 @@ def keys(ctx: typer.Context) -> None:
 
 
 @contextmanager
-def _key_store() -> Iterator[KeyRepository]:
+def _key_store() -> Iterator[JobStore]:
     """The configured job store's keys (migrated first, like a server would)."""
     from cinefuse.jobs.db import make_engine, migrate
     from cinefuse.jobs.store import JobStore
@@ -42,7 +43,7 @@ def _key_store() -> Iterator[KeyRepository]:
     engine = make_engine(settings.resolved_database_url)
     try:
         migrate(engine)
-        yield JobStore(engine).keys
+        yield JobStore(engine)
     finally:
         engine.dispose()
 
@@ -57,7 +58,7 @@ def keys_create(label: Annotated[str, typer.Option(help="what the key is for")] 
 
     key = secrets.token_urlsafe(32)
     with _key_store() as store:
-        key_id = store.create(key, label)
+        key_id = store.keys.create(key, label)
     typer.echo(key)
     typer.echo(f"key {key_id} created; it is not shown again", err=True)
 
@@ -66,7 +67,7 @@ def keys_create(label: Annotated[str, typer.Option(help="what the key is for")] 
 def keys_list() -> None:
     """List the keys in the job store: id, prefix, label, created, revoked."""
     with _key_store() as store:
-        rows = store.list()
+        rows = store.keys.list()
     table = [("ID", "PREFIX", "LABEL", "CREATED", "REVOKED")]
     table += [
         (str(r.id), f"{r.prefix}..." if r.prefix else "-", r.label or "-", _when(r.created_at), _when(r.revoked_at))
@@ -83,10 +84,12 @@ def _when(timestamp: float | None) -> str:
 
 @keys_app.command("revoke")
 def keys_revoke(key_id: Annotated[int, typer.Argument(help="the key's id (keys list)")]) -> None:
-    """Revoke a key; servers on this job store refuse it from their next sweep."""
+    """Revoke a key: servers on this job store refuse it, and close its WebSocket sessions,
+    from their next sweep; its unfinished tasks are cancelled (docs/api.md)."""
     with _key_store() as store:
-        revoked = store.revoke(key_id)
+        revoked = store.keys.revoke(key_id)
+        cancelled, stopping = store.jobs.cancel_all_of_key(key_id, KEY_REVOKED) if revoked else (0, 0)
     if not revoked:
         typer.echo(f"error: keyNotFound: no key {key_id}, or it was revoked already", err=True)
         raise typer.Exit(1)
-    typer.echo(f"key {key_id} revoked")
+    typer.echo(f"key {key_id} revoked; {cancelled} queued task(s) cancelled, {stopping} running task(s) stopping")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,12 +16,16 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address")] = None,
     port: Annotated[int | None, typer.Option(help="Port")] = None,
 ) -> None:
-    """Start the API with its embedded workers (embedded profile)."""
-    import uvicorn
+    """Start the API with its embedded workers (embedded profile).
 
+    Prints the URL, and the API key in full only on the start that creates it (the first
+    on a data dir): a server's output usually ends up in log collectors, so later starts
+    show only the key's prefix (``cinefuse keys`` prints the key)."""
     from cinefuse.api.ws_transport import BoundedWebSocketProtocol
     from cinefuse.app import create_app
-    from cinefuse.keys import configured_keys
+    from cinefuse.cli.models import weights_hint
+    from cinefuse.cli.serving import run_server
+    from cinefuse.keys import KEY_FILE, configured_keys
 
     configure_logging()
     settings = settings_with(host=host, port=port)
@@ -31,10 +36,12 @@ def serve(
         f"WebSocket: {settings.base_url.replace('http', 'ws', 1)}/v1)"
     )
     if not settings.api_keys:
-        note = "created and stored in" if created else "from"
-        typer.echo(f"API key ({note} {settings.data_dir / 'api_key'}): {keys[0]}")
+        typer.echo(key_line(keys[0], settings.data_dir / KEY_FILE, created))
+    hint = weights_hint(settings)
+    if hint:
+        typer.echo(hint)
     sys.stdout.flush()
-    uvicorn.run(
+    run_server(
         application,
         host=settings.host,
         port=settings.port,
@@ -46,6 +53,17 @@ def serve(
         ws_max_size=settings.max_body_bytes,
         ws=BoundedWebSocketProtocol,
     )
+
+
+def key_line(key: str, path: Path, created: bool) -> str:
+    """What ``serve`` says about the data dir's key: all of it when this start created it
+    (the person starting a first server needs it to sign in), else its prefix and where
+    to find it."""
+    from cinefuse.jobs.store.keys import PREFIX_LENGTH
+
+    if created:
+        return f"API key (created and stored in {path}; later starts show only its prefix): {key}"
+    return f"API key: {key[:PREFIX_LENGTH]}... (from {path}; `cinefuse keys` prints it)"
 
 
 def worker(

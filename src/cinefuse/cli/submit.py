@@ -114,6 +114,10 @@ def submit(
             client.close()
 
 
+#: What a local file is, in the task, until it is uploaded: a well-formed image UUID.
+UPLOAD_PLACEHOLDER = "00000000-0000-4000-8000-000000000000"
+
+
 def _inline_or_given(value: str, parameter: str) -> str:
     """``--json``: a local file inline as a data URI; anything else (URL, imageUUID) as given."""
     path = Path(value).expanduser()
@@ -236,7 +240,9 @@ def _submit(client: TaskClient, options: VideoOptions, output: Path | None, *, n
         path = Path(value).expanduser()
         if path.is_file():
             uploads[parameter] = path
-            return value  # replaced by the imageUUID once uploaded
+            # An image UUID's form stands in for the local file (the task is validated before
+            # uploading); the imageUUID replaces it once uploaded.
+            return UPLOAD_PLACEHOLDER
         return _given_image(value, parameter)
 
     raw = options.task(placeholder)

@@ -32,7 +32,7 @@ import orjson
 from cinefuse.delivery.outbound import OutboundClient, OutboundError, OutboundRefused, OutboundTimeout, loggable_url
 from cinefuse.delivery.signing import webhook_headers
 from cinefuse.errors import UploadFailed
-from cinefuse.jobs.models import Delivery, DeliveryOutcome, ResultFailure, ResultView
+from cinefuse.jobs.models import VIDEO_EVENT_PREFIX, Delivery, DeliveryOutcome, ResultFailure, ResultView
 from cinefuse.jobs.store import JobStore
 from cinefuse.metrics import count_delivery_retry, count_failure
 from cinefuse.owners import dead_here, new_owner
@@ -52,6 +52,9 @@ FLUSH_INTERVAL = 0.05
 #: (taskUUID, result) -> (is it an error?, the wire item): how the API shows a result
 #: (``api.results.result_item``), so a webhook carries exactly what getResponse would.
 ResultRenderer = Callable[[str, ResultView], tuple[bool, dict[str, Any]]]
+#: (delivery, result, unix seconds now) -> the body of an OpenAI-style video event
+#: (deliveries whose id starts with ``VIDEO_EVENT_PREFIX``: ``api.videos.events``).
+EventRenderer = Callable[[Delivery, ResultView, int], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -84,11 +87,13 @@ class Deliverer:
         *,
         webhook_secret: Callable[[int], str | None] = lambda key_id: None,
         clock: Callable[[], float] = time.time,
+        render_event: EventRenderer | None = None,
     ) -> None:
         self.store = store
         self.media = media
         self.outbound = outbound
         self.render = render
+        self.render_event = render_event
         self.settings = settings
         self.webhook_secret = webhook_secret
         self.clock = clock
@@ -217,9 +222,13 @@ class Deliverer:
         view = await asyncio.to_thread(self.store.results.get, delivery.job_id, delivery.result_idx)
         if view is None:
             raise _GiveUp("result no longer exists")
-        is_error, item = self.render(delivery.task_uuid, view)
-        body = orjson.dumps({"errors": [item]} if is_error else {"data": [item]})
-        headers = webhook_headers(delivery.delivery_id, int(self.clock()), body, self.webhook_secret(delivery.key_id))
+        now = int(self.clock())
+        if self.render_event is not None and delivery.delivery_id.startswith(VIDEO_EVENT_PREFIX):
+            body = orjson.dumps(self.render_event(delivery, view, now))
+        else:
+            is_error, item = self.render(delivery.task_uuid, view)
+            body = orjson.dumps({"errors": [item]} if is_error else {"data": [item]})
+        headers = webhook_headers(delivery.delivery_id, now, body, self.webhook_secret(delivery.key_id))
         status = await self._send("POST", delivery.url, headers, body)
         if not 200 <= status < 300:
             raise _Retry(f"HTTP {status}")

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import idna
 
 from cinefuse import __version__
 
@@ -293,11 +294,12 @@ def loggable_url(url: str) -> str:
 def _parse(url: str | httpx.URL) -> httpx.URL:
     try:
         parsed = httpx.URL(url)
-    except httpx.InvalidURL as exc:
+        host = parsed.host  # decoding an xn-- label can fail here
+    except (httpx.InvalidURL, idna.IDNAError, UnicodeError) as exc:
         raise OutboundRefused(f"invalid URL: {exc}") from exc
     if parsed.scheme not in _ALLOWED_SCHEMES:
         raise OutboundRefused(f"scheme {parsed.scheme!r} is not http or https", url=origin(parsed))
-    if not parsed.host:
+    if not host:
         raise OutboundRefused("the URL has no host", url=origin(parsed))
     if parsed.userinfo:
         raise OutboundRefused("user info in URLs is not accepted", url=origin(parsed))

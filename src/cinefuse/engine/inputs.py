@@ -9,14 +9,18 @@ stored images are the job store's; the bytes are the media store's.
 
 from __future__ import annotations
 
+import logging
+import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from cinefuse.delivery.outbound import OutboundClient, OutboundError, OutboundRefused
-from cinefuse.errors import InputImageError, InvalidImage, RequestError
+from cinefuse.errors import InferenceError, InputImageError, InvalidImage, RequestError
 from cinefuse.jobs.models import ImageRecord
 from cinefuse.jobs.store.images import ImageRepository
+from cinefuse.media.clips import control_frames
 from cinefuse.media.frames import Frame
 from cinefuse.media.images import (
     MAX_IMAGE_BYTES,
@@ -28,6 +32,8 @@ from cinefuse.media.images import (
 from cinefuse.media.memory import DECODE_SLOTS, release_freed_memory
 from cinefuse.schemas.tasks import FrameImage, ImageInput, VideoInferenceTask
 from cinefuse.storage.base import MediaStore
+
+log = logging.getLogger(__name__)
 
 _EXTENSIONS = {
     "PNG": ("png", "image/png"),
@@ -47,6 +53,8 @@ class TaskImages:
     last: Frame | None = None
     references: tuple[Frame, ...] = ()
     by_parameter: dict[str, Frame] = field(default_factory=dict)
+    #: The frames of the task's control video (``control_video``), if it has one.
+    control: tuple[Frame, ...] = ()
 
     @classmethod
     def of(cls, task: VideoInferenceTask, load: Callable[[ImageInput], Frame]) -> TaskImages:
@@ -144,9 +152,35 @@ class ImageInputs:
         )
 
     def load_task_images(self, key_id: int, task: VideoInferenceTask) -> TaskImages:
-        """Every input image of ``task``, decoded, at run time. Raises ``InputImageError``
-        (a task failure) naming the parameter of the first image that fails."""
-        return TaskImages.of(task, lambda image: self.load(key_id, image))
+        """Every input image of ``task``, decoded, at run time, and its control video's
+        frames. Raises ``InputImageError`` (a task failure) naming the parameter of the first
+        image that fails, ``InferenceError`` when an edit's clip is gone."""
+        images = TaskImages.of(task, lambda image: self.load(key_id, image))
+        if task.control_video is None:
+            return images
+        return replace(images, control=self.load_control_video(task))
+
+    def load_control_video(self, task: VideoInferenceTask) -> tuple[Frame, ...]:
+        """``task.num_frames`` frames of its control video from the media store. A clip
+        deleted (or unreadable) since the task was accepted fails an edit
+        (``control_required``) and is left out of a remix."""
+        assert task.control_video is not None
+        try:
+            with tempfile.TemporaryDirectory(prefix="cinefuse-control-") as folder:
+                path = self.store.open_local(task.control_video)
+                if path is None:
+                    path = Path(folder) / "control.mp4"
+                    path.write_bytes(self.store.read_bytes(task.control_video))
+                return control_frames(path, task.num_frames)
+        except (OSError, ValueError, KeyError) as exc:
+            if task.control_required:
+                raise InferenceError(
+                    f"The video to edit can no longer be read ({exc}): it was deleted or expired before the edit ran.",
+                    parameter="video",
+                ) from None
+            log.warning("task %s: its control video %s is gone (%s); rendering without it", task.task_uuid,
+                        task.control_video, exc)  # fmt: skip
+            return ()
 
     def load(self, key_id: int, image: ImageInput) -> Frame:
         """Pixels of one task input at run time. Raises ``InputImageError``."""

@@ -60,4 +60,7 @@ class LocalWorkerPool:
                 log.exception("worker loop error")
             if not ran:
                 with self._wake:
-                    self._wake.wait(self.poll_interval)
+                    # A stop that came while this thread was running a job (which it gave
+                    # back) notified no one: waiting now would add a poll interval to it.
+                    if not self._stopping.is_set():
+                        self._wake.wait(self.poll_interval)

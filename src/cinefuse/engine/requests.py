@@ -1,10 +1,11 @@
 """From a validated task to the engine's requests: the one path both ``run_job`` and
 ``cinefuse generate`` take.
 
-The output size of a frame-image task follows its first image (its aspect ratio snapped to
-the nearest the model offers, at the task's resolution tier); every other size was fixed
-by the parser. Result ``i`` uses the task's seed + ``i``; the motion mode is the effective
-one (the model's silent fallback to ``normal`` already applied).
+The output size of a frame-image task follows its frame image (its aspect ratio snapped to
+the nearest the model offers, at the task's resolution tier): the first frame's, or the last
+frame's when that is the only one. Every other size was fixed by the parser. Result ``i``
+uses the task's seed + ``i``; the motion mode is the effective one (the model's silent
+fallback to ``normal`` already applied).
 """
 
 from __future__ import annotations
@@ -17,12 +18,17 @@ from cinefuse.schemas.tasks import VideoInferenceTask
 
 
 def output_size(task: VideoInferenceTask, caps: ModelCapabilities, images: TaskImages) -> Size:
-    """The exact output ``(width, height)`` of ``task`` (docs/api.md, "Sizes")."""
+    """The exact output ``(width, height)`` of ``task`` (docs/api.md, "Sizes").
+
+    The parser leaves the size open exactly when the task has frame images, so one of them is
+    here: a ``ValueError`` means the images handed in are not the task's."""
     if task.width is not None and task.height is not None:
         return task.width, task.height
-    if images.first is None:
-        raise ValueError(f"task {task.task_uuid} has neither a size nor a first frame image")
-    height, width = images.first.shape[:2]
+    # The first frame decides where there is one; a last frame alone decides by itself.
+    frame = images.first if images.first is not None else images.last
+    if frame is None:
+        raise ValueError(f"task {task.task_uuid} has neither a size nor a frame image")
+    height, width = frame.shape[:2]
     return caps.size_for_image(task.resolution, width, height)
 
 
@@ -45,4 +51,8 @@ def generation_request(task: VideoInferenceTask, images: TaskImages, seed: int) 
         first_frame=images.first,
         last_frame=images.last,
         reference_images=images.references,
+        steps=task.steps,
+        guidance=task.guidance,
+        control_video=images.control,
+        control_required=task.control_required,
     )

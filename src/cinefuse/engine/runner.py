@@ -22,7 +22,7 @@ from pathlib import Path
 
 from cinefuse.engine.inputs import ImageInputs, TaskImages
 from cinefuse.engine.requests import generation_request
-from cinefuse.errors import ContentFlagged, InferenceError, TaskCancelled, TaskFailure, TimeoutProvider
+from cinefuse.errors import KEY_REVOKED, ContentFlagged, InferenceError, TaskCancelled, TaskFailure, TimeoutProvider
 from cinefuse.generation.base import Engine, GenerationInterrupted
 from cinefuse.jobs.models import (
     Claim,
@@ -78,6 +78,15 @@ class RunnerContext:
     safety: ContentGuard = field(default_factory=lambda: ContentGuard(None))
 
 
+def progress_percent(step: int, total: int) -> int:
+    """A result's progress, 0..99, after ``step`` of the ``total`` units of work its engine
+    reports through ``on_step`` (the preview engine: frames; the neural engines: denoising
+    steps, then decoded chunks). Never 100: the frames are encoded as they come, and the
+    encoder's last frames and the file are written after the engine's last step. 100 is
+    the result written (getResponse's ``success``; the end of ``cinefuse generate``'s bar)."""
+    return min(99, step * 100 // max(total, 1))
+
+
 class StopReason(enum.Enum):
     CANCELLED = "cancelled"
     LEASE_LOST = "lease lost"
@@ -109,8 +118,8 @@ class _Heartbeat:
         self.interval = ctx.renew_every or min(PROGRESS_INTERVAL, ctx.lease_seconds / 3)
         self.started = time.monotonic()
         self.state = LeaseState.HELD
-        #: The engine running the job, once chosen (metrics).
-        self.engine_name = "none"
+        #: The engine running the job, once chosen (metrics; ``after_job``).
+        self.engine: Engine | None = None
         self._last_check = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._keep_alive, name=f"lease-{claim.job_id[:8]}", daemon=True)
@@ -160,7 +169,7 @@ class _Heartbeat:
         if now - self.started > self.ctx.job_timeout:
             raise TimeoutProvider(f"The task ran longer than the server's limit of {self.ctx.job_timeout:g} s.")
         self.step, self.total = step, total
-        self.progress = min(99, step * 100 // max(total, 1))
+        self.progress = progress_percent(step, total)
         if now - self._last_check >= CHECK_INTERVAL:
             self._last_check = now
             self.state = self.ctx.store.leases.check(self.claim)
@@ -261,16 +270,28 @@ def run_job(ctx: RunnerContext, job_id: str) -> JobStatus | None:
         return None
     with _Heartbeat(ctx, claim) as heartbeat:
         status = _run_claimed(ctx, claim, heartbeat)
+    engine = heartbeat.engine
+    if engine is not None:
+        # Out of _run_claimed, so whatever the job raised is gone with its traceback.
+        try:
+            engine.after_job()
+        except Exception:  # releasing memory must never fail a worker
+            log.exception("job %s: the engine's after_job failed", job_id)
     # "interrupted": the lease was lost, or given back on shutdown.
-    observe_job(
-        heartbeat.engine_name, claim.task.resolution, status or "interrupted", time.monotonic() - heartbeat.started
-    )
+    name = engine.name if engine is not None else "none"
+    observe_job(name, claim.task.resolution, status or "interrupted", time.monotonic() - heartbeat.started)
     return status
 
 
 def _run_claimed(ctx: RunnerContext, claim: Claim, heartbeat: _Heartbeat) -> JobStatus | None:
     task, job_id = claim.task, claim.job_id
     pending = list(claim.pending)
+    if ctx.store.keys.revoked(claim.key_id):
+        # Accepted by a server that had not yet read the revocation (up to one sweep): the
+        # key's work is cancelled, not run (docs/api.md, "Revoked keys").
+        _fail_pending(ctx, claim, pending, ResultFailure.of(TaskCancelled(KEY_REVOKED)))
+        ctx.store.leases.complete(claim, "cancelled")
+        return "cancelled"
     try:
         images = ctx.inputs.load_task_images(claim.key_id, task)
         # Prompt and input images, before any frame is generated: ContentFlagged or
@@ -282,8 +303,7 @@ def _run_claimed(ctx: RunnerContext, claim: Claim, heartbeat: _Heartbeat) -> Job
             prompt=task.positive_prompt,
             images=images.by_parameter,
         )
-        engine = ctx.engine_for(task.model)
-        heartbeat.engine_name = engine.name
+        engine = heartbeat.engine = ctx.engine_for(task.model)
         for result in list(pending):
             heartbeat.next_result(result.idx)
             outcome = _render(ctx, task, images, result, engine, heartbeat)

@@ -12,6 +12,9 @@ to hold the whole clip.
 (a denoising step, or a rendered frame for the preview engine) with ``0 < step <= total``.
 The runner's callback may raise :class:`GenerationInterrupted` (task cancelled, or the
 worker lost its lease); engines must let it propagate and release their resources.
+
+``after_job()`` is called by the runner when a job has ended and its exceptions are gone:
+the moment to give back memory a failure left behind (its traceback held the tensors).
 """
 
 from __future__ import annotations
@@ -60,6 +63,15 @@ class GenerationRequest:
     first_frame: Frame | None = None
     last_frame: Frame | None = None
     reference_images: tuple[Frame, ...] = field(default_factory=tuple)
+    #: Denoising steps and classifier-free guidance asked for by the client (None: the
+    #: engine's recipe). Engines without a denoiser (the preview) have neither.
+    steps: int | None = None
+    guidance: float | None = None
+    #: A clip that steers this one, frame by frame (video to video: the Wan engine's VACE).
+    #: ``control_required``: an edit, which an engine without video to video must refuse
+    #: (``InferenceError``); otherwise (a remix) such an engine renders without it.
+    control_video: tuple[Frame, ...] = field(default_factory=tuple)
+    control_required: bool = False
 
     @property
     def duration(self) -> float:
@@ -73,4 +85,8 @@ class Engine(Protocol):
 
     def generate(self, request: GenerationRequest, on_step: StepCallback = no_progress) -> Iterator[Frame]:
         """Yield ``request.num_frames`` frames; see the module docstring for the contract."""
+        ...
+
+    def after_job(self) -> None:
+        """A job ended (whichever way): release what it left; see the module docstring."""
         ...

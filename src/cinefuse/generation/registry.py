@@ -9,6 +9,7 @@ says whether it can run on this machine (``check``: imports, weights, devices), 
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +45,15 @@ class EngineSpec:
     load: Callable[[Settings], Engine]
     #: Runs on a GPU: workers get one spawned process per visible GPU (worker_processes.py).
     gpu: bool = False
+
+
+def not_installed(*packages: str) -> Availability | None:
+    """An engine's check for its Python packages (without importing them): unavailable,
+    naming the missing ones and the extra that brings them, or None when all are there."""
+    missing = [name for name in packages if importlib.util.find_spec(name) is None]
+    if missing:
+        return Availability(False, f"not installed: {', '.join(missing)} (pip install 'cinefuse[gpu]')")
+    return None
 
 
 def engine_specs() -> dict[str, EngineSpec]:

@@ -19,6 +19,9 @@ ResultStatus = Literal["pending", "success", "error"]
 DeliveryKind = Literal["webhook", "upload"]
 DeliveryStatus = Literal["pending", "blocked", "sent", "failed"]
 TERMINAL_JOB_STATUSES: tuple[JobStatus, ...] = ("success", "error", "cancelled")
+#: ``webhook-id`` prefix of the deliveries that carry an OpenAI-style video event (the
+#: deliverer renders those with its ``render_event``); others are ``msg_``.
+VIDEO_EVENT_PREFIX = "evt_"
 
 
 class LeaseState(enum.Enum):
@@ -76,6 +79,45 @@ class JobView:
     job_id: str
     status: JobStatus
     results: tuple[ResultView, ...]
+
+
+@dataclass(frozen=True)
+class NewVideo:
+    """A video of the OpenAI-style front door, written just before its job (``videos`` table)."""
+
+    id: str
+    key_id: int
+    task_uuid: str
+    model: str
+    prompt: str
+    seconds: str
+    size: str
+    created_at: float
+    remixed_from: str | None = None
+    extends: str | None = None
+    #: An extension's copy of its source clip, stitched in front of the new one.
+    prefix_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Character:
+    """A name for a few stored images of one key (``characters`` table)."""
+
+    id: str
+    key_id: int
+    name: str
+    images: tuple[str, ...]
+    created_at: float
+
+
+@dataclass(frozen=True)
+class VideoView:
+    """A video with its job's state and its one result."""
+
+    video: NewVideo
+    job_status: JobStatus
+    result: ResultView
+    finished_at: float | None
 
 
 @dataclass(frozen=True)
@@ -186,5 +228,6 @@ def deliveries_for(task: VideoInferenceTask, video_uuid: str, *, succeeded: bool
     if upload and task.upload_endpoint:
         out.append(NewDelivery("upload", task.upload_endpoint, f"upl_{video_uuid}"))
     if task.webhook_url:
-        out.append(NewDelivery("webhook", task.webhook_url, f"msg_{video_uuid}", blocked=upload))
+        prefix = VIDEO_EVENT_PREFIX if task.webhook_shape == "video_event" else "msg_"
+        out.append(NewDelivery("webhook", task.webhook_url, f"{prefix}{video_uuid}", blocked=upload))
     return out

@@ -93,6 +93,44 @@ results = Table(
     Index("ix_results_expires", "expires_at"),
 )
 
+#: Videos made through the OpenAI-style front door (``/v1/videos``, migration 0005): one row
+#: per video, naming the job that renders it by (key, taskUUID). The row is written before
+#: its job, and every read joins the job, so a row whose job was never admitted (a refused
+#: task, a crash in between) is never seen.
+videos = Table(
+    "videos",
+    metadata,
+    Column("id", String(40), primary_key=True),  # "video_" + the task UUID's hex
+    Column("key_id", Integer, ForeignKey("api_keys.id"), nullable=False),
+    Column("task_uuid", String(36), nullable=False),
+    #: The model as the client named it (an alias such as ``sora-2`` stays an alias).
+    Column("model", String(100), nullable=False),
+    Column("prompt", Text, nullable=False),
+    Column("seconds", String(16), nullable=False),
+    Column("size", String(16), nullable=False),
+    Column("remixed_from", String(40)),
+    Column("created_at", Float, nullable=False),
+    #: DELETE /v1/videos/{id}: the media is removed and the video answers 404 from then on.
+    Column("deleted_at", Float),
+    #: An extension's source video, and the copy of its clip that is stitched in front of the
+    #: new one (copied when the extension is made: the source may be deleted or expire first).
+    Column("extends", String(40)),
+    Column("prefix_key", String(300)),
+    Index("ix_videos_key_created", "key_id", "created_at", "id"),
+)
+
+#: Characters of the OpenAI-style front door (``/v1/videos/characters``, migration 0005): a
+#: name for a few stored images (frames of a clip), used as reference images by later creates.
+characters = Table(
+    "characters",
+    metadata,
+    Column("id", String(40), primary_key=True),  # "char_" + 32 hex digits
+    Column("key_id", Integer, ForeignKey("api_keys.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("images", JSON, nullable=False),  # image UUIDs (the ``images`` table), in order
+    Column("created_at", Float, nullable=False),
+)
+
 images = Table(
     "images",
     metadata,

@@ -81,8 +81,9 @@ class ModelCapabilities:
         return min(sizes, key=lambda a: abs(math.log(sizes[a][0] / sizes[a][1]) - target))
 
     def size_for_image(self, resolution: str, width: int, height: int) -> Size:
-        """Output size at ``resolution`` for a first frame image of ``width`` x ``height``:
-        its aspect ratio snapped to the nearest one the model has (docs/api.md 3.2)."""
+        """Output size at ``resolution`` for a frame image of ``width`` x ``height`` (the first
+        frame's, or the last's alone): its aspect ratio snapped to the nearest one the model
+        has (docs/api.md 3.2)."""
         return self.size_for(resolution, self.nearest_aspect(width, height))
 
     def allowed_durations(self, resolution: str) -> tuple[float, ...]:

@@ -60,6 +60,16 @@ WAN22_TI2V = _neural(
     max_reference_images=0,
     description="Wan 2.2 TI2V-5B: text or first frame to video.",
 )
+WAN22_A14B = _neural(
+    "cinefuse:wan2.2-a14b@1",
+    "wan-a14b",
+    _WAN_DURATIONS,
+    fps=(16, 24),
+    default_fps=16,
+    price_scale=1.5,
+    description="Wan 2.2 A14B: two 14B experts for text and first frame (the quality reference); first + last"
+    " on Wan 2.1 FLF2V, references on VACE.",
+)
 LTX_DISTILLED = _neural(
     "cinefuse:ltx-distilled@1",
     "ltx",
@@ -69,4 +79,4 @@ LTX_DISTILLED = _neural(
     description="LTX-Video distilled: the fast engine, few steps, keyframes first and last.",
 )
 
-CINEFUSE_MODELS = (PREVIEW, WAN, WAN22_TI2V, LTX_DISTILLED)
+CINEFUSE_MODELS = (PREVIEW, WAN, WAN22_TI2V, WAN22_A14B, LTX_DISTILLED)

@@ -3,7 +3,8 @@
 Each reader raises the error family docs/api.md names for it:
 
 * ``MissingParameter`` (``missing<Param>``): a required field is absent or null;
-* ``InvalidParameter`` (``invalid<Param>``): wrong JSON type, or out of its range;
+* ``InvalidParameter`` (``invalid<Param>``): wrong JSON type, or against its rule (a range, a
+  length, a pattern: ``schemas/rules.py``, the rules the OpenAPI schema is written from);
 * ``UnsupportedParameter`` (``unsupported<Param>``): a value outside the enumerated choices;
 * ``UnknownParameter``: a field nobody read (``reject_unknown``).
 
@@ -13,37 +14,12 @@ Optional fields sent as JSON ``null`` count as absent (clients serialise unset o
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from cinefuse.errors import InvalidParameter, MissingParameter, UnknownParameter, UnsupportedParameter
-
-URL_MAX_LENGTH = 2048
-_URL_RE = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)
+from cinefuse.schemas.rules import Choice, Integer, Items, Text, format_values
 
 T = TypeVar("T")
-
-
-def is_http_url(value: str) -> bool:
-    """An absolute http(s) URL with a usable host (checked again, resolved, at delivery)."""
-    if len(value) > URL_MAX_LENGTH or not _URL_RE.fullmatch(value):
-        return False
-    try:
-        parts = urlsplit(value)
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-        if host:
-            host.encode("idna")
-    except (ValueError, UnicodeError):
-        return False
-    return bool(host)
-
-
-def format_values(values: Sequence[Any]) -> str:
-    """``5, 8`` for messages: whole floats without their ``.0``."""
-    return ", ".join(str(int(v)) if isinstance(v, float) and v.is_integer() else str(v) for v in values)
 
 
 class Fields:
@@ -81,26 +57,23 @@ class Fields:
             raise self.missing(name, stem)
         return value
 
-    def string(self, name: str, *, length: tuple[int, int] | None = None, stem: str | None = None) -> str | None:
+    def string(self, name: str, rule: Text | None = None, *, stem: str | None = None) -> str | None:
+        """A string field; ``rule`` (length, pattern, checks beyond the schema) refuses it as
+        ``invalid<Param>`` with the rule's reason."""
         value = self.raw(name)
         if value is None:
             return None
         if not isinstance(value, str):
             raise self.invalid(name, f"Invalid value for {self.param(name)}: expected a string.", "string", stem)
-        if length and not length[0] <= len(value) <= length[1]:
-            raise self.invalid(
-                name,
-                f"Invalid length for {self.param(name)}: must be {length[0]}..{length[1]} characters,"
-                f" got {len(value)}.",
-                "string",
-                stem,
-            )
+        problem = rule.problem(value) if rule is not None else None
+        if problem is not None:
+            raise self.invalid(name, f"Invalid value for {self.param(name)}: {problem}.", "string", stem)
         return value
 
-    def required_string(self, name: str, *, length: tuple[int, int] | None = None, stem: str | None = None) -> str:
-        return self.required(name, self.string(name, length=length, stem=stem), stem)
+    def required_string(self, name: str, rule: Text | None = None, *, stem: str | None = None) -> str:
+        return self.required(name, self.string(name, rule, stem=stem), stem)
 
-    def integer(self, name: str, *, bounds: tuple[int, int] | None = None, stem: str | None = None) -> int | None:
+    def integer(self, name: str, rule: Integer | None = None, *, stem: str | None = None) -> int | None:
         value = self.raw(name)
         if value is None:
             return None
@@ -108,13 +81,9 @@ class Fields:
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.invalid(name, f"Invalid value for {self.param(name)}: expected an integer.", "integer", stem)
-        if bounds and not bounds[0] <= value <= bounds[1]:
-            raise self.invalid(
-                name,
-                f"Invalid value for {self.param(name)} parameter: must be between {bounds[0]} and {bounds[1]}.",
-                "integer",
-                stem,
-            )
+        problem = rule.problem(value) if rule is not None else None
+        if problem is not None:
+            raise self.invalid(name, f"Invalid value for {self.param(name)} parameter: {problem}.", "integer", stem)
         return value
 
     def boolean(self, name: str, *, stem: str | None = None) -> bool | None:
@@ -125,33 +94,28 @@ class Fields:
             raise self.invalid(name, f"Invalid value for {self.param(name)}: expected true or false.", "boolean", stem)
         return value
 
-    def choice(self, name: str, allowed: Sequence[T], *, stem: str | None = None, type_: str = "string") -> T | None:
-        """A value from ``allowed``; a wrong JSON type is invalid*, a wrong value unsupported*."""
+    def choice(self, name: str, rule: Choice, *, stem: str | None = None) -> Any:
+        """A value of ``rule``; a wrong JSON type is invalid*, a wrong value unsupported*."""
         value = self.raw(name)
         if value is None:
             return None
-        if type_ in ("integer", "float"):
+        type_ = "float" if rule.kind == "number" else rule.kind
+        if rule.kind in ("integer", "number"):
             ok_type = isinstance(value, int | float) and not isinstance(value, bool)
         else:
             ok_type = isinstance(value, str)
         if not ok_type:
             raise self.invalid(name, f"Invalid value for {self.param(name)}: expected a {type_}.", type_, stem)
-        for option in allowed:
-            if value == option:
-                return option
-        raise UnsupportedParameter(
-            f"Invalid value for {self.param(name)} parameter. Allowed values: {format_values(allowed)}.",
-            parameter=self.param(name),
-            stem=stem,
-            type=type_,
-            allowed_values=list(allowed),
-        )
-
-    def url(self, name: str, *, stem: str | None = None) -> str | None:
-        value = self.string(name, stem=stem)
-        if value is not None and not is_http_url(value):
-            raise self.invalid(name, f"Invalid value for {self.param(name)}: expected an http(s) URL.", "string", stem)
-        return value
+        option = rule.pick(value)
+        if option is None:
+            raise UnsupportedParameter(
+                f"Invalid value for {self.param(name)} parameter. Allowed values: {format_values(rule.values)}.",
+                parameter=self.param(name),
+                stem=stem,
+                type=type_,
+                allowed_values=list(rule.values),
+            )
+        return option
 
     def object(self, name: str) -> Fields | None:
         value = self.raw(name)
@@ -161,16 +125,15 @@ class Fields:
             raise self.invalid(name, f"Invalid value for {self.param(name)}: expected an object.", "object")
         return Fields(value, self.param(name))
 
-    def array(self, name: str, *, items: tuple[int, int], stem: str | None = None) -> list[Any] | None:
+    def array(self, name: str, rule: Items, *, stem: str | None = None) -> list[Any] | None:
         value = self.raw(name)
         if value is None:
             return None
         if not isinstance(value, list):
             raise self.invalid(name, f"Invalid value for {self.param(name)}: expected an array.", "array", stem)
-        if not items[0] <= len(value) <= items[1]:
-            raise self.invalid(
-                name, f"Invalid value for {self.param(name)}: {items[0]}..{items[1]} items allowed.", "array", stem
-            )
+        problem = rule.problem(value)
+        if problem is not None:
+            raise self.invalid(name, f"Invalid value for {self.param(name)}: {problem}.", "array", stem)
         return value
 
     def reject_unknown(self) -> None:

@@ -1,15 +1,16 @@
 """The task parser: raw JSON task objects -> typed, validated tasks (docs/api.md).
 
-Every rule of the contract is enforced here, reading model-specific limits from
-``ModelCapabilities`` (``models/``); nothing else in the server re-validates. A rejection
-raises a :class:`~cinefuse.errors.RequestError` naming the field at fault (see
+Every rule of the contract is enforced here; nothing else in the server re-validates. The
+rule of each field is read from ``schemas/task_rules.py`` (itself reading model-specific limits
+from ``ModelCapabilities``), the same definitions the OpenAPI schema is written from; the
+cross-field rules are checked here and stated for the schema in ``schemas/cross_rules.py``. A
+rejection raises a :class:`~cinefuse.errors.RequestError` naming the field at fault (see
 :mod:`cinefuse.schemas.fields` for how codes are named).
 """
 
 from __future__ import annotations
 
 import random
-import uuid
 from typing import Any
 
 from cinefuse.errors import (
@@ -24,14 +25,22 @@ from cinefuse.errors import (
 )
 from cinefuse.models.capabilities import ModelCapabilities, MotionMode, OutputFormat
 from cinefuse.models.registry import MODELS, get_model
-from cinefuse.schemas.fields import Fields, format_values
+from cinefuse.schemas.fields import Fields
+from cinefuse.schemas.rules import Items, format_values
+from cinefuse.schemas.task_rules import (
+    DIMENSION,
+    FRAME_POSITIONS,
+    HTTP_URL,
+    IMAGE,
+    SAFETY_MODE,
+    SEED,
+    TASK_UUID,
+    TTL,
+    video_rules,
+)
 from cinefuse.schemas.tasks import (
-    MAX_INLINE_IMAGE_CHARS,
-    SAFETY_MODES,
     SEED_MAX,
     TASK_TYPES,
-    TTL_MAX,
-    TTL_MIN,
     AuthenticationTask,
     FrameImage,
     FramePosition,
@@ -44,8 +53,6 @@ from cinefuse.schemas.tasks import (
     VideoInferenceTask,
 )
 
-FRAME_POSITIONS: dict[Any, FramePosition] = {"first": "first", "last": "last", 0: "first", -1: "last"}
-
 
 def task_identity(raw: Any) -> tuple[str | None, str | None]:
     """Best-effort (taskType, taskUUID) of a raw task, for labelling its errors."""
@@ -56,16 +63,7 @@ def task_identity(raw: Any) -> tuple[str | None, str | None]:
 
 
 def _task_uuid(f: Fields) -> str:
-    value = f.required_string("taskUUID")
-    try:
-        parsed = uuid.UUID(value)
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.version != 4 or str(parsed) != value.lower():
-        raise InvalidParameter(
-            "Invalid value for taskUUID: expected a UUID v4 string.", parameter="taskUUID", type="string"
-        )
-    return value  # echoed exactly as sent: clients match replies on this string
+    return f.required_string("taskUUID", TASK_UUID)  # echoed exactly as sent: clients match replies on it
 
 
 def parse_task(raw: Any) -> Task:
@@ -84,7 +82,7 @@ def parse_task(raw: Any) -> Task:
         task = PingTask(f.string("taskUUID"))
     elif task_type == "imageUpload":
         task_uuid = _task_uuid(f)
-        task = ImageUploadTask(task_uuid, f.required_string("image", length=(1, MAX_INLINE_IMAGE_CHARS)))
+        task = ImageUploadTask(task_uuid, _image_value(f.required_string("image"), "image", nested=False).value)
     elif task_type == "getResponse":
         task = TaskLookup("getResponse", _task_uuid(f))
     elif task_type == "cancelTask":
@@ -114,12 +112,9 @@ def _image_value(
             raise MissingParameter(f"Missing required parameter: {parameter}.image.", parameter=f"{parameter}.image")
         sub.reject_unknown()
         return _image_value(sub.obj[present[0]], sub.param(present[0]), nested=False)
-    if not isinstance(value, str) or not value:
-        raise InvalidImage(
-            f"Invalid image at {parameter}: expected an image UUID, URL, data URI or base64 string.",
-            parameter=parameter,
-            type="string",
-        )
+    problem = IMAGE.problem(value) if isinstance(value, str) else f"must be {IMAGE.says}"
+    if problem is not None:
+        raise InvalidImage(f"Invalid image at {parameter}: {problem}.", parameter=parameter, type="string")
     return ImageInput(value, parameter)
 
 
@@ -131,14 +126,15 @@ def _frame_images(items: list[Any], path: str) -> tuple[FrameImage, ...]:
         if isinstance(item, dict):
             frame = item.get("frame")
             if frame is not None:
-                if isinstance(frame, bool) or not isinstance(frame, str | int) or frame not in FRAME_POSITIONS:
+                # Numbers compare as JSON compares them (0.0 is 0), as the schema's enum does.
+                if isinstance(frame, bool) or not isinstance(frame, str | int | float) or frame not in FRAME_POSITIONS:
                     raise InvalidParameter(
                         f"Invalid value for {item_path}.frame. Allowed values: first, last, 0, -1.",
                         parameter=f"{item_path}.frame",
                         stem="FramePosition",
                         allowed_values=["first", "last", 0, -1],
                     )
-                position = FRAME_POSITIONS[frame]
+                position = "first" if FRAME_POSITIONS[frame] == "first" else "last"
             image = _image_value({k: v for k, v in item.items() if k != "frame"}, item_path)
         else:
             image = _image_value(item, item_path)
@@ -164,7 +160,7 @@ def _safety(f: Fields) -> tuple[SafetyMode, bool, bool]:
     if safety is None:
         return "none", False, False
     check_content = safety.boolean("checkContent")
-    mode = safety.choice("mode", SAFETY_MODES, stem="SafetyMode")
+    mode = safety.choice("mode", SAFETY_MODE, stem="SafetyMode")
     check_inputs = bool(safety.boolean("checkInputs"))
     tolerance = bool(safety.boolean("tolerance"))
     safety.reject_unknown()
@@ -175,14 +171,15 @@ def _provider_settings(f: Fields, caps: ModelCapabilities) -> tuple[str | None, 
     """(cameraMovement, effect, style, motionMode) from ``providerSettings.<provider>``."""
     camera = effect = style = None
     motion_mode: MotionMode = "normal"
+    rules = video_rules(caps)
     provider = f.object("providerSettings")
     if provider is not None:
         settings = provider.object(caps.provider)
         if settings is not None:
-            camera = settings.choice("cameraMovement", caps.camera_movements)
-            effect = settings.choice("effect", caps.effects)
-            style = settings.choice("style", caps.styles)
-            motion_mode = settings.choice("motionMode", caps.motion_modes) or "normal"
+            camera = settings.choice("cameraMovement", rules.camera_movement)
+            effect = settings.choice("effect", rules.effect)
+            style = settings.choice("style", rules.style)
+            motion_mode = settings.choice("motionMode", rules.motion_mode) or "normal"
             settings.reject_unknown()
         provider.reject_unknown()
     return camera, effect, style, motion_mode
@@ -199,26 +196,27 @@ def _model(f: Fields) -> ModelCapabilities:
 def _parse_video_inference(f: Fields) -> VideoInferenceTask:
     task_uuid = _task_uuid(f)
     caps = _model(f)
-    prompt = f.required_string("positivePrompt", length=caps.prompt_length)
-    negative = f.string("negativePrompt", length=caps.prompt_length)
+    rules = video_rules(caps)
+    prompt = f.required_string("positivePrompt", rules.positive_prompt)
+    negative = f.string("negativePrompt", rules.negative_prompt)
 
-    duration = f.choice("duration", caps.durations, type_="float")
-    fps = f.choice("fps", caps.fps, type_="integer")
-    seed = f.integer("seed", bounds=(0, SEED_MAX))
-    number_results = f.integer("numberResults", bounds=caps.number_results)
-    output_type = f.choice("outputType", caps.output_types)
-    output_format: OutputFormat | None = f.choice("outputFormat", caps.output_formats)
-    output_quality = f.integer("outputQuality", bounds=caps.output_quality)
-    delivery_method = f.choice("deliveryMethod", caps.delivery_methods)
-    webhook_url = f.url("webhookURL")
-    upload_endpoint = f.url("uploadEndpoint")
-    ttl = f.integer("ttl", bounds=(TTL_MIN, TTL_MAX))
+    duration = f.choice("duration", rules.duration)
+    fps = f.choice("fps", rules.fps)
+    seed = f.integer("seed", SEED)
+    number_results = f.integer("numberResults", rules.number_results)
+    output_type = f.choice("outputType", rules.output_type)
+    output_format: OutputFormat | None = f.choice("outputFormat", rules.output_format)
+    output_quality = f.integer("outputQuality", rules.output_quality)
+    delivery_method = f.choice("deliveryMethod", rules.delivery_method)
+    webhook_url = f.string("webhookURL", HTTP_URL)
+    upload_endpoint = f.string("uploadEndpoint", HTTP_URL)
+    ttl = f.integer("ttl", TTL)
     include_cost = f.boolean("includeCost")
     safety_mode, check_inputs, tolerance = _safety(f)
 
     # Frame and reference images: nested under ``inputs`` or, for older clients, top level.
-    frames = _array_range(f, "frameImages", caps.max_frame_images, caps.model_id)
-    refs = _array_range(f, "referenceImages", caps.max_reference_images, caps.model_id)
+    frames = _array_rule(f, "frameImages", rules.frame_images, caps.model_id)
+    refs = _array_rule(f, "referenceImages", rules.reference_images, caps.model_id)
     frame_items, frame_path = _synonym(f, "frameImages", frames)
     ref_items, ref_path = _synonym(f, "referenceImages", refs)
     frame_images = _frame_images(frame_items, frame_path) if frame_items is not None else ()
@@ -228,8 +226,8 @@ def _parse_video_inference(f: Fields) -> VideoInferenceTask:
     camera, effect, style, motion_mode = _provider_settings(f, caps)
 
     # Sizes: width/height pair, or a resolution tier (default), never both.
-    width, height = f.integer("width", bounds=(1, 10_000)), f.integer("height", bounds=(1, 10_000))
-    resolution = f.choice("resolution", caps.resolutions)
+    width, height = f.integer("width", DIMENSION), f.integer("height", DIMENSION)
+    resolution = f.choice("resolution", rules.resolution)
     if (width is None) != (height is None):
         missing = "height" if height is None else "width"
         raise IncompatibleParameters("width and height must be given together.", parameter=missing)
@@ -237,7 +235,7 @@ def _parse_video_inference(f: Fields) -> VideoInferenceTask:
         raise IncompatibleParameters("Give either width/height or resolution, not both.", parameter="resolution")
     if width is not None and frame_images:
         raise IncompatibleParameters(
-            "width/height cannot be combined with frame images: the size follows the first image's aspect ratio.",
+            "width/height cannot be combined with frame images: the size follows the frame image's aspect ratio.",
             parameter="width",
         )
     size_param = "resolution"
@@ -337,15 +335,15 @@ def _check_provider_limits(
         )
 
 
-def _synonym(f: Fields, name: str, items: tuple[int, int]) -> tuple[list[Any] | None, str]:
+def _synonym(f: Fields, name: str, items: Items) -> tuple[list[Any] | None, str]:
     """``inputs.<name>`` or its legacy top-level form ``<name>``; both at once is incompatible.
     A model that takes none (``items`` up to 0) refuses the field as unsupported."""
     inputs = f.object("inputs")
-    nested = inputs.array(name, items=items) if inputs is not None else None
+    nested = inputs.array(name, items) if inputs is not None else None
     if inputs is not None:
         inputs.seen.update(("frameImages", "referenceImages"))
         inputs.reject_unknown()
-    top = f.array(name, items=items)
+    top = f.array(name, items)
     if nested is not None and top is not None:
         raise IncompatibleParameters(f"Give {name} either in inputs or at top level, not both.", parameter=name)
     if top is not None:
@@ -353,11 +351,13 @@ def _synonym(f: Fields, name: str, items: tuple[int, int]) -> tuple[list[Any] | 
     return nested, f"inputs.{name}"
 
 
-def _array_range(f: Fields, name: str, most: int, model_id: str) -> tuple[int, int]:
-    """The item range of an image array; a model taking none refuses it, present or nested."""
+def _array_rule(f: Fields, name: str, rule: Items | None, model_id: str) -> Items:
+    """The item rule of an image array; a model taking none (``None``) refuses it, present or nested."""
     inputs = f.obj.get("inputs")
     given = f.obj.get(name) is not None or (isinstance(inputs, dict) and inputs.get(name) is not None)
-    if most == 0 and given:
-        where = name if f.obj.get(name) is not None else f"inputs.{name}"
-        raise UnsupportedParameter(f"Model {model_id} takes no {name}.", parameter=where)
-    return 1, most
+    if rule is None:
+        if given:
+            where = name if f.obj.get(name) is not None else f"inputs.{name}"
+            raise UnsupportedParameter(f"Model {model_id} takes no {name}.", parameter=where)
+        return Items(1, 0)  # nothing given: never read
+    return rule

@@ -23,6 +23,9 @@ SafetyMode = Literal["none", "fast", "full"]
 SAFETY_MODES: tuple[SafetyMode, ...] = ("none", "fast", "full")
 FramePosition = Literal["first", "last"]
 LookupType = Literal["getResponse", "cancelTask"]
+#: What a task's webhook carries: the Runware result item (``task``), or an OpenAI-style
+#: ``video.completed`` / ``video.failed`` event (``video_event``: tasks of ``/v1/videos``).
+WebhookShape = Literal["task", "video_event"]
 
 
 @dataclass(frozen=True)
@@ -80,13 +83,16 @@ class VideoInferenceTask:
     number_results: int
     output_format: OutputFormat
     output_quality: int
-    #: Exact size; ``None`` when it follows the first frame image's aspect (decided on decode).
+    #: Exact size; ``None`` when it follows a frame image's aspect (the first frame's, else the
+    #: last's: decided on decode, ``engine/requests.py``).
     width: int | None
     height: int | None
     negative_prompt: str | None = None
     output_type: str = "URL"
     delivery_method: str = "async"
     webhook_url: str | None = None
+    #: Never read from a Runware task: the OpenAI-style front door sets it (docs/openai.md).
+    webhook_shape: WebhookShape = "task"
     upload_endpoint: str | None = None
     ttl: int | None = None
     include_cost: bool = False
@@ -99,6 +105,14 @@ class VideoInferenceTask:
     effect: str | None = None
     style: str | None = None
     motion_mode: MotionMode = "normal"
+    #: Never read from a Runware task: the OpenAI-style front door sets them (docs/openai.md,
+    #: ``extra_body``). Denoising steps and classifier-free guidance for this task instead of
+    #: the engine's recipe; the media key of a stored clip that steers this one as a control
+    #: video (a remix's source; an edit's, which ``control_required`` makes a must).
+    steps: int | None = None
+    guidance: float | None = None
+    control_video: str | None = None
+    control_required: bool = False
 
     @property
     def num_frames(self) -> int:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
 from cinefuse.generation.base import GenerationInterrupted, GenerationRequest
 from cinefuse.generation.neural.ltx import LtxEngine
@@ -153,9 +154,9 @@ def test_a_camera_move_on_a_first_frame_is_guided_by_the_preview_render(wan: Wan
 
 def test_pipelines_stay_loaded_across_jobs(wan: WanEngine) -> None:
     run(wan, request())
-    loaded = dict(wan.cache._pipelines)
+    loaded = {model.folder: model.pipe for model in wan.cache.loaded()}
     run(wan, request(seed=99))
-    assert dict(wan.cache._pipelines) == loaded
+    assert {model.folder: model.pipe for model in wan.cache.loaded()} == loaded
 
 
 def test_missing_transformer_weights_name_the_file_and_the_next_good_job_runs(
@@ -205,7 +206,7 @@ def hooked_modules(transformer: Any) -> int:
         {"precision": "bfloat16"},
         {"attention_backend": "_native_math"},
         {"cache": "first_block", "cache_threshold": 0.2},
-        {"cache": "mag", "cache_mag_ratios": [1.0, 1.0, 0.9, 0.8]},
+        {"cache": "mag", "cache_mag_ratios": {"text": [1.0, 1.0, 0.9, 0.8]}},
         {"cache": "taylorseer"},
         {"cache": "pab"},
         {"vae_tiling": True},
@@ -219,12 +220,12 @@ def test_each_speed_option_is_applied_and_the_clip_still_comes_out(
     engine = WanEngine(settings_for(tiny_models_dir, **options))
     frames = run(engine, request())
     assert len(frames) == 16 and frames[0].shape == (90, 120, 3)
-    (loaded,) = engine.cache._pipelines.values()
+    (loaded,) = engine.cache.loaded()
     pipe = loaded.pipe
     if "precision" in options:  # bf16 weights, with the modules diffusers keeps in fp32 kept so
         dtypes = {str(p.dtype) for p in pipe.transformer.parameters()}
         assert "torch.bfloat16" in dtypes
-    if "cache" in options or "offload" in options:
+    if ("cache" in options and options["cache"] != "pab") or "offload" in options:  # pab: off with two-pass guidance
         assert hooked_modules(pipe.transformer) > 0
     if "vae_tiling" in options:
         assert pipe.vae.use_tiling
@@ -243,7 +244,7 @@ def test_a_distillation_lora_runs_its_steps_at_guidance_one(tiny_models_dir: Pat
     (distill / "lora.json").write_text('{"steps": 3, "guidance": 1.0, "shift": 5.0}')
     engine = WanEngine(settings_for(models, distill_lora="distill-4step"))
     calls: list[int] = []
-    (loaded,) = (engine.cache.get(*_text_pipeline(engine)),)
+    loaded = engine.cache.load(engine.weights("text"))
     forward = loaded.pipe.transformer.forward
     lock = threading.Lock()
 
@@ -261,18 +262,12 @@ def test_a_distillation_lora_runs_its_steps_at_guidance_one(tiny_models_dir: Pat
     assert "distill" in engine.last_run["adapters"][0]
 
 
-def _text_pipeline(engine: WanEngine) -> tuple[Any, Any]:
-    from diffusers import WanPipeline
-
-    return WanPipeline, engine.weights("text")
-
-
 @pytest.mark.slow
 def test_torch_compile_of_the_repeated_blocks(tiny_models_dir: Path) -> None:
     engine = WanEngine(settings_for(tiny_models_dir, compile="blocks"))
     frames = run(engine, request(width=64, height=64, num_frames=5, fps=16))
     assert len(frames) == 5
-    (loaded,) = engine.cache._pipelines.values()
+    (loaded,) = engine.cache.loaded()
     assert any(
         type(block).__name__ == "OptimizedModule"
         or hasattr(block, "_orig_mod")
@@ -280,3 +275,152 @@ def test_torch_compile_of_the_repeated_blocks(tiny_models_dir: Path) -> None:
         or getattr(block, "_compiled_call_impl", None) is not None
         for block in loaded.pipe.transformer.blocks
     )
+
+
+# ------------------------------------------------------------------------------ full-size review
+
+
+def calls_of(
+    monkeypatch: pytest.MonkeyPatch, pipeline_class: type[Any], method: str = "__call__"
+) -> list[dict[str, Any]]:
+    """Record the keyword arguments of every call of ``pipeline_class.<method>``."""
+    seen: list[dict[str, Any]] = []
+    original = getattr(pipeline_class, method)
+
+    def recording(self: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline_class, method, recording)
+    return seen
+
+
+@pytest.mark.parametrize("role", ["first_last", "references"])
+def test_the_wan_2_1_models_run_at_their_reference_flow_shift(wan: WanEngine, role: str) -> None:
+    """The review's finding 8: the Wan 2.1 folders ship UniPC with flow_shift 3.0 (diffusers'
+    480p default); Wan's own generate.py samples FLF2V and VACE with 16."""
+    run(wan, request(**CASES[role]))
+    assert wan.last_run["shift"] == 16.0
+
+
+def test_the_wan_2_2_model_keeps_its_folder_s_shift(wan: WanEngine) -> None:
+    run(wan, request())
+    assert wan.last_run["shift"] == 5.0
+
+
+def test_vace_gets_whole_reference_images_and_keeps_the_first_frame_at_full_strength(
+    wan: WanEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The review's finding 14: references were cover-cropped to the clip (a portrait lost its
+    head in a landscape clip; VACE pads them onto a white canvas itself), and the conditioning
+    scale of 0.6 loosened the kept first frame along with the camera guide."""
+    from diffusers import WanVACEPipeline
+
+    seen = calls_of(monkeypatch, WanVACEPipeline)
+    portrait = picture(3, width=90, height=160)
+    run(wan, request(first_frame=picture(1), reference_images=(portrait,)))
+    (kwargs,) = seen
+    assert [ref.size for ref in kwargs["reference_images"]] == [(90, 160)]
+    assert kwargs["conditioning_scale"] == 1.0
+
+
+def test_wan_runs_with_its_published_negative_prompt(wan: WanEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The review's finding 18: seven English words replaced Wan's published negative prompt."""
+    from diffusers import WanPipeline
+
+    from cinefuse.generation.neural.prompting import WAN_NEGATIVE
+
+    calls = calls_of(monkeypatch, WanPipeline, "encode_prompt")
+    run(wan, request())
+    run(wan, request(negative_prompt="rain"))
+    ours = [call for call in calls if call.get("prompt") is not None]  # the pipeline passes embeddings through too
+    assert [call["negative_prompt"] for call in ours] == [WAN_NEGATIVE, "rain"] and "倒着走" in WAN_NEGATIVE
+
+
+def test_a_request_above_the_model_s_cap_runs_at_the_cap_and_comes_out_exact(
+    tiny_models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The review's finding 7, through the engine: the request goes to the pipeline at the
+    cap (here a cap of 64 x 64 px and 9 frames in place of the 5B's 720p and 121) and the clip
+    is scaled and stretched to exactly what was asked."""
+    from diffusers import WanPipeline
+
+    from cinefuse.generation.neural import grid
+
+    small = replace(grid.WAN22_GRID, max_size=(64, 64), max_frames=9)
+    monkeypatch.setattr("cinefuse.generation.neural.wan.native_rule", lambda folder: small)
+    seen = calls_of(monkeypatch, WanPipeline)
+    engine = WanEngine(settings_for(tiny_models_dir))
+    frames = run(engine, request(width=160, height=96, num_frames=32))
+    assert (seen[0]["width"], seen[0]["height"], seen[0]["num_frames"]) == (64, 32, 9)
+    assert len(frames) == 32 and all(frame.shape == (96, 160, 3) for frame in frames)
+    assert engine.last_run["plan"].capped
+
+
+def test_ltx_runs_the_two_stage_recipe_when_its_upsampler_is_present(
+    tiny_models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The review's finding 13: one 8-step pass at full size, where the distilled models'
+    published recipe generates at half the size, upsamples the latents 2x and refines."""
+    from diffusers import LTXConditionPipeline, LTXLatentUpsamplePipeline
+    from tests.generation.neural.tiny_weights import build_ltx_upsampler
+
+    models = tmp_path / "models"
+    models.mkdir()
+    for entry in tiny_models_dir.iterdir():
+        (models / entry.name).symlink_to(entry)
+    build_ltx_upsampler(models)
+    passes = calls_of(monkeypatch, LTXConditionPipeline)
+    upsampled = calls_of(monkeypatch, LTXLatentUpsamplePipeline)
+    engine = LtxEngine(settings_for(models, steps={"fast": 8}))
+    steps = Steps()
+    frames = run(engine, request(width=192, height=96, first_frame=picture(1)), steps)
+    assert len(frames) == 16 and frames[0].shape == (96, 192, 3)
+    first, refine = passes
+    assert (first["width"], first["height"], first["timesteps"]) == (
+        128,
+        64,
+        [1000, 993, 987, 981, 975, 909, 725, 0.03],
+    )
+    assert (refine["width"], refine["height"], refine["timesteps"]) == (256, 128, [1000, 909, 725, 421, 0])
+    assert refine["denoise_strength"] == 0.999 and refine["latents"] is not None
+    assert len(upsampled) == 1 and upsampled[0]["adain_factor"] == 1.0
+    denoising = [s for s, _ in steps.calls][:12]
+    assert denoising == list(range(1, 13))  # 8 + 4 steps, progress only forwards
+    # The upsampler runs on the LTX model's own VAE.
+    up_model = next(m for m in engine.cache.loaded() if m.folder.name.startswith("ltxv-spatial"))
+    fast = next(m for m in engine.cache.loaded() if m.folder.name.startswith("LTX-Video"))
+    assert up_model.pipe.vae is fast.pipe.vae
+
+
+def test_after_a_failed_job_the_engine_frees_what_the_failure_held(
+    tiny_models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The review's finding 20: the cache was emptied inside the ``except``, while the
+    traceback still held the failed forward's tensors. ``after_job`` runs once the job's
+    exception is gone and collects them (then empties the GPU cache)."""
+    import gc
+    import weakref
+
+    engine = WanEngine(settings_for(tiny_models_dir))
+    transformer = engine.cache.load(engine.weights("text")).transformer
+    forward = transformer.forward
+    held: list[weakref.ref[torch.Tensor]] = []
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        activations = torch.ones(256, 256)  # what a real forward holds when it runs out of memory
+        held.append(weakref.ref(activations))
+        cycle: dict[str, Any] = {"activations": activations}
+        cycle["self"] = cycle  # a reference cycle, as tracebacks and frames make
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    monkeypatch.setattr(transformer, "forward", failing)
+    gc.disable()
+    try:
+        with pytest.raises(Exception, match="Out of GPU memory"):
+            run(engine, request())
+        engine.after_job()
+        assert held and held[0]() is None
+    finally:
+        gc.enable()
+        monkeypatch.setattr(transformer, "forward", forward)

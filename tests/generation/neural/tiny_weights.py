@@ -474,13 +474,15 @@ def _save(pipe, folder: Path) -> None:
 # --------------------------------------------------------------------------------------------------------------------
 
 
-def build_wan22_ti2v(root: Path, tokenizer_kind: str = "wordlevel", seed: int = 0) -> Path:
+def build_wan22_ti2v(
+    root: Path, tokenizer_kind: str = "wordlevel", seed: int = 0, transformer_extra: dict | None = None
+) -> Path:
     from diffusers import UniPCMultistepScheduler, WanPipeline
 
     torch.manual_seed(seed)
     vae = tiny_wan22_vae()
     torch.manual_seed(seed)
-    transformer = tiny_wan_transformer(48, 48)
+    transformer = tiny_wan_transformer(48, 48, **(transformer_extra or {}))
     torch.manual_seed(seed)
     text_encoder = tiny_umt5()
     # published: UniPC, flow_prediction, use_flow_sigmas, flow_shift 5.0 (convert_wan_to_diffusers.py)
@@ -537,6 +539,47 @@ def build_wan21_flf2v(root: Path, tokenizer_kind: str = "wordlevel", seed: int =
     return folder
 
 
+#: Wan 2.2 A14B's boundaries between the experts (model_index.json ``boundary_ratio``; Wan2.2's configs:
+#: ``boundary`` 0.875 for t2v-A14B, 0.900 for i2v-A14B).
+A14B_TEXT_BOUNDARY = 0.875
+A14B_IMAGE_BOUNDARY = 0.9
+
+
+def build_wan22_a14b(root: Path, image: bool = False, tokenizer_kind: str = "wordlevel", seed: int = 0) -> Path:
+    """Wan2.2-T2V-A14B-Diffusers (``image``: Wan2.2-I2V-A14B-Diffusers): two experts, ``transformer`` (high noise)
+    and ``transformer_2`` (low noise), of the same shape and different weights; the Wan 2.1 VAE (z 16); the I2V
+    experts take 36 channels (16 noise + 4 mask + 16 first-frame latents) and no CLIP image encoder."""
+    from diffusers import UniPCMultistepScheduler, WanImageToVideoPipeline, WanPipeline
+
+    torch.manual_seed(seed)
+    vae = tiny_wan21_vae()
+    channels = 36 if image else 16
+    torch.manual_seed(seed)
+    high = tiny_wan_transformer(channels, 16)
+    torch.manual_seed(seed + 1)
+    low = tiny_wan_transformer(channels, 16)
+    torch.manual_seed(seed)
+    text_encoder = tiny_umt5()
+    scheduler = UniPCMultistepScheduler(
+        prediction_type="flow_prediction", use_flow_sigmas=True, num_train_timesteps=1000, flow_shift=3.0
+    )
+    common = {
+        "tokenizer": build_tokenizer(tokenizer_kind), "text_encoder": text_encoder, "vae": vae, "scheduler": scheduler,
+        "transformer": high, "transformer_2": low,
+    }  # fmt: skip
+    if image:
+        pipe = WanImageToVideoPipeline(
+            **common, image_processor=None, image_encoder=None, boundary_ratio=A14B_IMAGE_BOUNDARY
+        )
+        folder = root / "Wan2.2-I2V-A14B-Diffusers"
+    else:
+        pipe = WanPipeline(**common, boundary_ratio=A14B_TEXT_BOUNDARY)
+        folder = root / "Wan2.2-T2V-A14B-Diffusers"
+    _save(pipe, folder)
+    _publish_names(folder, tokenizer_kind, "T5TokenizerFast")
+    return folder
+
+
 def build_wan21_vace(root: Path, tokenizer_kind: str = "wordlevel", seed: int = 0) -> Path:
     from diffusers import UniPCMultistepScheduler, WanVACEPipeline, WanVACETransformer3DModel
 
@@ -588,6 +631,23 @@ def build_ltx097_distilled(root: Path, tokenizer_kind: str = "wordlevel", seed: 
     folder = root / "LTX-Video-0.9.7-distilled"
     _save(pipe, folder)
     _publish_names(folder, tokenizer_kind, "T5Tokenizer")
+    return folder
+
+
+def build_ltx_upsampler(root: Path, seed: int = 0) -> Path:
+    """``ltxv-spatial-upscaler-0.9.7``: LTXLatentUpsamplePipeline (the tiny LTX VAE and a
+    LTXLatentUpsamplerModel on its 16 latent channels; published: 128 channels, mid 512, 4
+    blocks per stage)."""
+    from diffusers import LTXLatentUpsamplePipeline
+    from diffusers.pipelines.ltx.modeling_latent_upsampler import LTXLatentUpsamplerModel
+
+    torch.manual_seed(seed)
+    vae = tiny_ltx_vae()
+    torch.manual_seed(seed)
+    upsampler = LTXLatentUpsamplerModel(in_channels=16, mid_channels=32, num_blocks_per_stage=1).eval()
+    pipe = LTXLatentUpsamplePipeline(vae=vae, latent_upsampler=upsampler)
+    folder = root / "ltxv-spatial-upscaler-0.9.7"
+    _save(pipe, folder)
     return folder
 
 
@@ -649,3 +709,81 @@ def build_tiny_models(root: Path, tokenizer_kind: str = "wordlevel") -> dict[str
     out = {name: build(root, tokenizer_kind=tokenizer_kind) for name, build in builders.items()}
     out["lora"] = build_tiny_lora(root)
     return out
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# GGUF: a folder's transformer as the published GGUF conversions ship it
+# --------------------------------------------------------------------------------------------------------------------
+
+#: A Wan transformer whose Linear layers are all GGUF-quantizable: Q8_0 blocks hold 32 values, so every input
+#: width must divide by 32 (the published 5B: 3072, 14336; the usual tiny one has 24-wide attention).
+WAN_GGUF_TINY = {"attention_head_dim": 16, "ffn_dim": 64}
+
+#: diffusers name -> the original Wan name (the inverse of diffusers' ``convert_wan_transformer_to_diffusers``).
+_WAN_ORIGINAL_NAMES = (
+    ("condition_embedder.time_embedder.linear_1", "time_embedding.0"),
+    ("condition_embedder.time_embedder.linear_2", "time_embedding.2"),
+    ("condition_embedder.text_embedder.linear_1", "text_embedding.0"),
+    ("condition_embedder.text_embedder.linear_2", "text_embedding.2"),
+    ("condition_embedder.time_proj", "time_projection.1"),
+    ("attn1", "self_attn"),
+    ("attn2", "cross_attn"),
+    (".to_out.0.", ".o."),
+    (".to_q.", ".q."),
+    (".to_k.", ".k."),
+    (".to_v.", ".v."),
+    ("ffn.net.0.proj", "ffn.0"),
+    ("ffn.net.2", "ffn.2"),
+)
+
+
+def wan_original_name(name: str) -> str:
+    """A Wan transformer tensor's name in the original checkpoints (and the published GGUF files)."""
+    import re
+
+    for diffusers_name, original in _WAN_ORIGINAL_NAMES:
+        name = name.replace(diffusers_name, original)
+    if name == "scale_shift_table":
+        return "head.modulation"
+    name = re.sub(r"^proj_out\.", "head.head.", name)
+    name = name.replace(".scale_shift_table", ".modulation")
+    # diffusers' norm2 is the original norm3 and the other way round
+    return name.replace(".norm2.", ".norm_swap.").replace(".norm3.", ".norm2.").replace(".norm_swap.", ".norm3.")
+
+
+def write_wan_gguf(folder: Path, path: Path) -> int:
+    """``folder``'s transformer as a GGUF file in the original Wan names, as QuantStack's and city96's conversions
+    are: 2-D weights whose rows divide into Q8_0 blocks quantized, the rest float32. Returns how many tensors were
+    quantized."""
+    import gguf
+    import numpy as np
+    from diffusers import WanTransformer3DModel
+
+    transformer = WanTransformer3DModel.from_pretrained(folder / "transformer")
+    writer = gguf.GGUFWriter(str(path), "wan")
+    quantized = 0
+    for name, tensor in transformer.state_dict().items():
+        array = tensor.detach().float().numpy()
+        original = wan_original_name(name)
+        if array.ndim == 2 and array.shape[-1] % 32 == 0:
+            blocks = gguf.quants.quantize(array, gguf.GGMLQuantizationType.Q8_0)
+            writer.add_tensor(original, blocks, raw_shape=blocks.shape, raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+            quantized += 1
+        else:
+            writer.add_tensor(original, array.astype(np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return quantized
+
+
+def build_wan22_ti2v_with_gguf(root: Path) -> tuple[Path, Path]:
+    """A TI2V-5B folder whose transformer is GGUF-quantizable, and its GGUF conversion where the catalogue puts it
+    (``Wan2.2-TI2V-5B-GGUF/Wan2.2-TI2V-5B-Q8_0.gguf``). Returns (folder, gguf file)."""
+    folder = build_wan22_ti2v(root, transformer_extra=WAN_GGUF_TINY)
+    gguf_dir = root / "Wan2.2-TI2V-5B-GGUF"
+    gguf_dir.mkdir(parents=True, exist_ok=True)
+    path = gguf_dir / "Wan2.2-TI2V-5B-Q8_0.gguf"
+    write_wan_gguf(folder, path)
+    return folder, path

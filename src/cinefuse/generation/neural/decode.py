@@ -7,7 +7,11 @@ after asking the pipelines for latents).
 * Wan's VAE is causal: ``AutoencoderKLWan._decode`` already decodes one latent frame per
   decoder call, carrying a feature cache. ``iter_decode_wan`` runs the same loop and yields
   after each latent frame (1 frame, then 4): bit-identical to ``vae.decode`` (verified on
-  diffusers 0.42.1; it uses the VAE's cache internals, hence the pinned version).
+  diffusers 0.42.1; it uses the VAE's cache internals, hence the pinned version). With
+  tiling on (``CINEFUSE_VAE_TILING``), each latent frame is decoded tile by tile, every
+  tile with its own feature cache, and the tiles blended as ``AutoencoderKLWan.tiled_decode``
+  blends them: bit-identical to it, and the decoder's activations are a tile's, not a
+  frame's.
 * LTX-Video's VAE is not causal: ``iter_decode_ltx`` runs diffusers' own temporal tiling
   (``use_framewise_decoding``) and yields each blended chunk as soon as the next tile is
   decoded: bit-identical to ``vae.decode`` with framewise decoding.
@@ -36,9 +40,16 @@ def wan_denormalize(vae: Any, latents: Tensor) -> Tensor:
 
 @torch.inference_mode()
 def iter_decode_wan(vae: Any, z: Tensor) -> Iterator[Tensor]:
-    """Pixel chunks ``[B, 3, t, H, W]`` in [-1, 1] of denormalized latents ``[B, C, T, h, w]``."""
+    """Pixel chunks ``[B, 3, t, H, W]`` in [-1, 1] of denormalized latents ``[B, C, T, h, w]``,
+    on ``z``'s device (the VAE must be there). Tiled when the VAE's tiling is on and the
+    latents are larger than a tile, as ``vae.decode`` would."""
     from diffusers.models.autoencoders.autoencoder_kl_wan import unpatchify
 
+    tile_h = vae.tile_sample_min_height // vae.spatial_compression_ratio
+    tile_w = vae.tile_sample_min_width // vae.spatial_compression_ratio
+    if vae.use_tiling and (z.shape[-1] > tile_w or z.shape[-2] > tile_h):
+        yield from _iter_decode_wan_tiled(vae, z)
+        return
     cache: list[Any] = [None] * vae._cached_conv_counts["decoder"]
     for i in range(z.shape[2]):
         x = vae.post_quant_conv(z[:, :, i : i + 1])
@@ -48,11 +59,59 @@ def iter_decode_wan(vae: Any, z: Tensor) -> Iterator[Tensor]:
         yield out.clamp_(-1.0, 1.0)
 
 
+def _iter_decode_wan_tiled(vae: Any, z: Tensor) -> Iterator[Tensor]:
+    """``AutoencoderKLWan.tiled_decode`` one latent frame at a time (its loops, in its order:
+    the blends write into the tiles in place, so the order is part of the result)."""
+    from diffusers.models.autoencoders.autoencoder_kl_wan import unpatchify
+
+    _, _, num_frames, height, width = z.shape
+    ratio, patch = vae.spatial_compression_ratio, vae.config.patch_size
+    sample_h, sample_w = height * ratio, width * ratio
+    tile_h, tile_w = vae.tile_sample_min_height // ratio, vae.tile_sample_min_width // ratio
+    stride_h, stride_w = vae.tile_sample_stride_height // ratio, vae.tile_sample_stride_width // ratio
+    out_stride_h, out_stride_w = vae.tile_sample_stride_height, vae.tile_sample_stride_width
+    if patch is not None:
+        sample_h, sample_w = sample_h // patch, sample_w // patch
+        out_stride_h, out_stride_w = out_stride_h // patch, out_stride_w // patch
+        blend_h = vae.tile_sample_min_height // patch - out_stride_h
+        blend_w = vae.tile_sample_min_width // patch - out_stride_w
+    else:
+        blend_h = vae.tile_sample_min_height - out_stride_h
+        blend_w = vae.tile_sample_min_width - out_stride_w
+    origins_h, origins_w = range(0, height, stride_h), range(0, width, stride_w)
+    count = vae._cached_conv_counts["decoder"]
+    caches: dict[tuple[int, int], list[Any]] = {(i, j): [None] * count for i in origins_h for j in origins_w}
+    for k in range(num_frames):
+        rows: list[list[Tensor]] = []
+        for i in origins_h:
+            row = []
+            for j in origins_w:
+                tile = vae.post_quant_conv(z[:, :, k : k + 1, i : i + tile_h, j : j + tile_w])
+                row.append(vae.decoder(tile, feat_cache=caches[(i, j)], feat_idx=[0], first_chunk=(k == 0)))
+            rows.append(row)
+        result_rows = []
+        for i, row in enumerate(rows):
+            result_row = []
+            for j, tile in enumerate(row):
+                if i > 0:
+                    tile = vae.blend_v(rows[i - 1][j], tile, blend_h)
+                if j > 0:
+                    tile = vae.blend_h(row[j - 1], tile, blend_w)
+                result_row.append(tile[:, :, :, :out_stride_h, :out_stride_w])
+            result_rows.append(torch.cat(result_row, dim=-1))
+        out = torch.cat(result_rows, dim=3)[:, :, :, :sample_h, :sample_w]
+        if patch is not None:
+            out = unpatchify(out, patch_size=patch)
+        yield out.clamp_(-1.0, 1.0)
+
+
 def ltx_prepare_decode(
     vae: Any, latents: Tensor, decode_timestep: float, decode_noise_scale: float, generator: torch.Generator
 ) -> tuple[Tensor, Tensor | None]:
     """The tail of ``LTXConditionPipeline.__call__``: denormalize, and for the timestep-
-    conditioned VAE mix in ``decode_noise_scale`` of noise; returns ``(z, temb)``."""
+    conditioned VAE mix in ``decode_noise_scale`` of noise; returns ``(z, temb)``. The noise
+    is drawn on ``generator``'s device (where the pipeline drew its own) and moved to the
+    latents', so a GPU generator serves latents on any device."""
     from diffusers.utils.torch_utils import randn_tensor
 
     mean = vae.latents_mean.view(1, -1, 1, 1, 1).to(latents.device, latents.dtype)
@@ -60,10 +119,25 @@ def ltx_prepare_decode(
     z = latents * std / vae.config.scaling_factor + mean
     if not vae.config.timestep_conditioning:
         return z.to(vae.dtype), None
-    noise = randn_tensor(z.shape, generator=generator, device=z.device, dtype=z.dtype)
+    noise = randn_tensor(z.shape, generator=generator, device=generator.device, dtype=z.dtype).to(z.device)
     z = (1 - decode_noise_scale) * z + decode_noise_scale * noise
     temb = torch.full((z.shape[0],), decode_timestep, device=z.device, dtype=z.dtype)
     return z.to(vae.dtype), temb.to(vae.dtype)
+
+
+#: LTX-Video's temporal decode tiles, in frames: diffusers' 16 with a stride of 8 (2 and 1
+#: latent frames) decode each latent frame about three times; 32 with a stride of 24 (4 and
+#: 3) about 1.7 times, with the same 8-frame blend. A 33-frame chunk's widest activations
+#: (256 channels at a quarter of 720p) are about 1 GB in bfloat16.
+LTX_TILE_FRAMES, LTX_TILE_STRIDE = 32, 24
+
+
+def prepare_ltx_decode(vae: Any) -> None:
+    """Decode LTX-Video in temporal tiles of ``LTX_TILE_FRAMES`` (frames leave a tile at a
+    time); ``vae.decode`` would tile the same way."""
+    vae.use_framewise_decoding = True
+    vae.tile_sample_min_num_frames = LTX_TILE_FRAMES
+    vae.tile_sample_stride_num_frames = LTX_TILE_STRIDE
 
 
 def ltx_tiles(vae: Any, latent_frames: int) -> int:

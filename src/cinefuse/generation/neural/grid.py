@@ -7,33 +7,64 @@ grid that covers the request (each side rounded up, as many frames as the durati
 at the model's own frame rate), then centre-cropped to the exact requested size and
 resampled in time to exactly ``duration x fps`` frames, first and last frames matched. Input
 images are cover-resized to the grid, so their centre is where the output's centre is.
+
+Each model also has a native cap (``GridRule.max_size``, ``max_frames``): the largest
+frame and the longest clip it was trained for (Wan 2.2 TI2V-5B: 720p, 121 frames; Wan 2.1
+14B: 720p, 81 frames; Wan 2.1 1.3B: 480p, 81 frames; LTX-Video: 720p, 257 frames). A request
+above the cap is generated at the cap (the same aspect ratio, each side rounded down to the
+grid; the longest clip the model makes) and then scaled up to the exact requested size and
+stretched in time to the exact duration. Sending 1080p or 8 s unchanged to a 14B model would
+take about 1.5 hours per clip on one H100, and leave the sizes the model knows.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import cv2
 import numpy as np
 
+from cinefuse.generation.neural.weights import read_config
 from cinefuse.media.frames import Frame
 
 
 @dataclass(frozen=True)
 class GridRule:
-    """A model family's grid: side multiple, frames = ``frame_step * k + 1``, native fps."""
+    """A model's grid: side multiple, frames = ``frame_step * k + 1``, native fps, and its
+    native cap: pixels per frame and frames per clip (None: no cap)."""
 
     side_multiple: int
     frame_step: int
     fps: int
     min_frames: int = 1
+    #: The largest frame the model was trained on; a request's area is capped at its area.
+    max_size: tuple[int, int] | None = None
+    max_frames: int | None = None
+    #: The model the cap belongs to, for logs and docs.
+    name: str = ""
+
+    @property
+    def max_area(self) -> int | None:
+        return None if self.max_size is None else self.max_size[0] * self.max_size[1]
 
 
-WAN22_GRID = GridRule(side_multiple=32, frame_step=4, fps=24)
-WAN21_GRID = GridRule(side_multiple=16, frame_step=4, fps=16, min_frames=5)
-LTX_GRID = GridRule(side_multiple=32, frame_step=8, fps=24)
+#: Wan 2.2 TI2V-5B: trained at 1280x704, 121 frames at 24 fps (its model card); 720p
+#: requests round up to 1280x736 and are cropped, so the cap is that grid.
+WAN22_GRID = GridRule(32, 4, 24, max_size=(1280, 736), max_frames=121, name="Wan 2.2 TI2V-5B")
+#: Wan 2.1 14B (FLF2V-720P, VACE-14B): 1280x720, 81 frames at 16 fps.
+WAN21_GRID = GridRule(16, 4, 16, min_frames=5, max_size=(1280, 720), max_frames=81, name="Wan 2.1 14B")
+#: Wan 2.1 1.3B (VACE-1.3B): a 480p model, 832x480, 81 frames.
+WAN21_480P_GRID = GridRule(16, 4, 16, min_frames=5, max_size=(832, 480), max_frames=81, name="Wan 2.1 1.3B")
+#: Wan 2.2 A14B (T2V and I2V, two experts): 1280x720, 81 frames at 16 fps (its model card).
+WAN22_A14B_GRID = GridRule(16, 4, 16, min_frames=5, max_size=(1280, 720), max_frames=81, name="Wan 2.2 A14B")
+#: LTX-Video 0.9.7/0.9.8: up to 720p (1280x736 on its 32 px grid), 257 frames at 24 fps.
+LTX_GRID = GridRule(32, 8, 24, max_size=(1280, 736), max_frames=257, name="LTX-Video")
+#: A Wan 2.1 transformer this wide or wider is a 14B (720p) model; narrower, the 1.3B.
+WAN21_720P_MIN_DIM = 5120
 
 
 @dataclass(frozen=True)
@@ -49,6 +80,15 @@ class GridPlan:
     out_height: int
     out_frames: int
     out_fps: int
+    #: How a native frame becomes an output frame: ``crop`` (the grid rounded the size up:
+    #: centre-crop) or ``cover`` (another size: scale to cover, then crop the excess).
+    fit: str = "crop"
+
+    @property
+    def capped(self) -> bool:
+        """Generated below the requested size or duration (at the model's cap), then scaled."""
+        covers_time = (self.frames - 1) * self.out_fps >= (self.out_frames - 1) * self.fps
+        return self.width < self.out_width or self.height < self.out_height or not covers_time
 
     def source_index(self, out_index: int) -> int:
         """The native frame shown as output frame ``out_index``: nearest in time, with the
@@ -60,12 +100,22 @@ class GridPlan:
 
 
 def plan_grid(rule: GridRule, width: int, height: int, num_frames: int, fps: int) -> GridPlan:
-    grid_w = math.ceil(width / rule.side_multiple) * rule.side_multiple
-    grid_h = math.ceil(height / rule.side_multiple) * rule.side_multiple
+    """The native clip for ``width`` x ``height`` x ``num_frames`` at ``fps``: the smallest
+    grid covering it, or the model's cap (module docstring)."""
+    side = rule.side_multiple
+    grid_w, grid_h = math.ceil(width / side) * side, math.ceil(height / side) * side
+    fit = "crop"
+    if rule.max_area is not None and grid_w * grid_h > rule.max_area:
+        scale = math.sqrt(rule.max_area / (width * height))
+        grid_w = max(side, math.floor(width * scale / side) * side)
+        grid_h = max(side, math.floor(height * scale / side) * side)
+        fit = "cover"
     # The last output frame sits at (num_frames - 1) / fps seconds: cover it.
     needed = max(rule.min_frames, math.ceil((num_frames - 1) * rule.fps / fps) + 1)
     frames = math.ceil((needed - 1) / rule.frame_step) * rule.frame_step + 1
-    return GridPlan(grid_w, grid_h, frames, rule.fps, width, height, num_frames, fps)
+    if rule.max_frames is not None and frames > rule.max_frames:
+        frames = (rule.max_frames - 1) // rule.frame_step * rule.frame_step + 1
+    return GridPlan(grid_w, grid_h, frames, rule.fps, width, height, num_frames, fps, fit)
 
 
 def cover(image: Frame, width: int, height: int) -> Frame:
@@ -79,11 +129,14 @@ def cover(image: Frame, width: int, height: int) -> Frame:
     return np.ascontiguousarray(resized[top : top + height, left : left + width])
 
 
-def crop_center(frame: Frame, width: int, height: int) -> Frame:
+def crop_center(frame: Frame, width: int, height: int, fit: str = "crop") -> Frame:
+    """``frame`` at exactly ``width`` x ``height``: centre-cropped when it covers that size and
+    ``fit`` is ``crop`` (the grid rounded the size up), else scaled to cover it, then cropped
+    (a clip generated at the cap, or at another size on purpose)."""
     h, w = frame.shape[:2]
     if (w, h) == (width, height):
         return frame
-    if w >= width and h >= height:
+    if fit == "crop" and w >= width and h >= height:
         top, left = (h - height) // 2, (w - width) // 2
         return np.ascontiguousarray(frame[top : top + height, left : left + width])
     return cover(frame, width, height)
@@ -97,9 +150,68 @@ def retime(plan: GridPlan, native: Iterable[Frame]) -> Iterator[Frame]:
     position = 0
     for index, frame in enumerate(native):
         while position < len(wanted) and wanted[position] == index:
-            yield crop_center(frame, plan.out_width, plan.out_height)
+            yield crop_center(frame, plan.out_width, plan.out_height, plan.fit)
             position += 1
         if position == len(wanted):
             return
     if position < len(wanted):
         raise RuntimeError(f"the model produced too few frames: {position} of {len(wanted)}")
+
+
+def describe_cap(rule: GridRule) -> str:
+    """``rule``'s cap in words, for ``cinefuse doctor``."""
+    if rule.max_size is None or rule.max_frames is None:
+        return f"{rule.fps} fps, no cap"
+    width, height = rule.max_size
+    return f"native up to {width}x{height}'s area and {rule.max_frames} frames at {rule.fps} fps"
+
+
+def native_rule(folder: Path) -> GridRule:
+    """The grid and cap of the model in the weights folder ``folder``, from its configs
+    (nothing loaded): LTX-Video's VAE, Wan 2.2's (48 latent channels), Wan 2.2 A14B's (two
+    experts), or Wan 2.1's with a 14B or a 1.3B transformer."""
+    vae = read_config(folder, "vae")
+    if str(vae.get("_class_name", "")).startswith("AutoencoderKLLTX"):
+        return LTX_GRID
+    if vae.get("z_dim") == 48:
+        return WAN22_GRID
+    if has_two_experts(folder):
+        return WAN22_A14B_GRID
+    transformer = read_config(folder, "transformer")
+    dim = int(transformer.get("num_attention_heads", 0)) * int(transformer.get("attention_head_dim", 0))
+    return WAN21_GRID if dim >= WAN21_720P_MIN_DIM else WAN21_480P_GRID
+
+
+def has_two_experts(folder: Path) -> bool:
+    """A Wan 2.2 A14B folder: ``model_index.json`` names a ``transformer_2`` (the low-noise
+    expert) and the boundary between the two."""
+    try:
+        manifest = json.loads((folder / "model_index.json").read_text())
+    except (OSError, ValueError):
+        return False
+    spec = manifest.get("transformer_2")
+    return isinstance(spec, list) and spec[0] is not None and manifest.get("boundary_ratio") is not None
+
+
+def tokens(rule: GridRule, plan: GridPlan, temporal_compression: int = 4) -> int:
+    """Transformer tokens of ``plan`` on a model whose grid side is one token (the VAE's
+    spatial compression times the patch size: Wan's 32 or 16 px) and whose VAE compresses
+    time ``temporal_compression`` x."""
+    side = rule.side_multiple
+    return ((plan.frames - 1) // temporal_compression + 1) * (plan.width // side) * (plan.height // side)
+
+
+def shard_plan(rule: GridRule, plan: GridPlan, world: int) -> GridPlan:
+    """``plan`` with its grid grown (a token row or column at a time, the least area first)
+    until the token count divides by ``world``: diffusers' context-parallel sharding splits
+    the sequence into equal parts and does not pad. The output is cropped as before."""
+    side = rule.side_multiple
+    best: GridPlan | None = None
+    for extra_h in range(world):
+        for extra_w in range(world):
+            grown = replace(plan, width=plan.width + extra_w * side, height=plan.height + extra_h * side)
+            smaller = best is None or grown.width * grown.height < best.width * best.height
+            if tokens(rule, grown) % world == 0 and smaller:
+                best = grown
+    assert best is not None  # extra_h = world - (height/side % world) always divides
+    return best

@@ -6,23 +6,62 @@ format) and, optionally, ``lora.json`` (or a sibling ``<name>.json``) with::
     {"trigger_words": ["inflate it"], "scale": 1.0, "roles": ["text", "first_frame"],
      "steps": 4, "guidance": 1.0, "shift": 5.0}
 
-``roles`` limits the LoRA to the pipelines it was trained for (a LoRA for a 14B model does
-not fit the 5B one); without it, a LoRA applies to every Wan role. ``steps``, ``guidance``
-and ``shift`` are a step-distillation LoRA's recipe.
+A LoRA fits only the base model it was trained on: one for Wan 2.1 14B (hidden size 5120)
+cannot load into Wan 2.2 TI2V-5B (3072) or VACE-1.3B (1536). The base is read from the
+weights file's header at discovery (``LoraBase``: the transformer family and the hidden size
+of its first attention projection), so a LoRA is only ever offered to the roles whose model
+it fits; ``roles`` narrows that further. A LoRA whose base cannot be read (an unknown key
+layout) is tried on the Wan roles, and one that fails to load is skipped, the prompt
+template standing in for it. ``steps``, ``guidance`` and ``shift`` are a step-distillation
+LoRA's recipe.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from cinefuse.generation.neural.weights import read_config, read_safetensors_header
 from cinefuse.settings import ROLES, Role
 
 LORAS_FOLDER = "loras"
 METADATA = "lora.json"
 _WAN_ROLES: frozenset[Role] = frozenset({"text", "first_frame", "first_last", "references"})
+
+
+#: The down (A) matrix of the first block's self-attention query projection, in the key
+#: layouts LoRAs are published in: diffusers (``transformer.blocks.0.attn1.to_q.lora_A``),
+#: the original Wan code (``diffusion_model.blocks.0.self_attn.q.lora_down``) and kohya
+#: (``lora_unet_blocks_0_self_attn_q.lora_down``); LTX-Video's ``transformer_blocks``.
+_QUERY_DOWN = re.compile(
+    r"(?P<blocks>transformer_blocks|blocks)[._]0[._](?:attn1[._]to_q|self_attn[._]q)[._](?:lora_A|lora_down)\.weight$"
+)
+
+
+@dataclass(frozen=True)
+class LoraBase:
+    """The model a LoRA was trained on: the transformer family and its hidden size."""
+
+    family: str  # "wan" | "ltx"
+    dim: int
+
+
+def read_base(weights: Path) -> LoraBase | None:
+    """The base model of a LoRA weights file, from its safetensors header (None when the
+    key layout is not one this reads)."""
+    try:
+        header = read_safetensors_header(weights)
+    except (OSError, ValueError):
+        return None
+    for key, entry in header.items():
+        match = _QUERY_DOWN.search(key)
+        if match and isinstance(entry, dict) and len(entry.get("shape", ())) == 2:
+            family = "ltx" if match.group("blocks") == "transformer_blocks" else "wan"
+            return LoraBase(family, int(entry["shape"][1]))
+    return None
 
 
 @dataclass(frozen=True)
@@ -36,9 +75,20 @@ class LoraInfo:
     steps: int | None = None
     guidance: float | None = None
     shift: float | None = None
+    #: What it was trained on; None: not readable from its keys.
+    base: LoraBase | None = None
+    #: On a two-expert model (Wan 2.2 A14B): the experts it loads into (``lora.json``
+    #: ``"experts"``: ``both``, the default, ``high`` or ``low``).
+    experts: Experts = "both"
 
     def applies_to(self, role: Role) -> bool:
         return role in self.roles
+
+    def fits(self, role: Role, model: LoraBase | None) -> bool:
+        """Whether this LoRA may run in ``role`` on a transformer of base ``model``."""
+        if not self.applies_to(role):
+            return False
+        return self.base is None or model is None or self.base == model
 
 
 def discover_loras(models_dir: Path | None) -> dict[str, LoraInfo]:
@@ -54,6 +104,15 @@ def discover_loras(models_dir: Path | None) -> dict[str, LoraInfo]:
     return found
 
 
+Experts = Literal["both", "high", "low"]
+
+
+def _experts(value: object) -> Experts:
+    if value not in ("both", "high", "low"):
+        raise ValueError(f"experts must be both, high or low, not {value!r}")
+    return value  # type: ignore[return-value]
+
+
 def read_lora(folder: Path) -> LoraInfo | None:
     """The LoRA in ``folder``, or None when it holds no weights. A malformed ``lora.json``
     raises ``ValueError`` naming it."""
@@ -66,6 +125,10 @@ def read_lora(folder: Path) -> LoraInfo | None:
     if not weight_name or not (folder / weight_name).is_file():
         return None
     roles = meta.get("roles")
+    base = read_base(folder / weight_name)
+    # Without ``roles``, a LoRA whose base is known is offered to every role (the base then
+    # decides); one whose base is unknown to the Wan roles, as before bases were read.
+    default_roles = frozenset(ROLES) if base is not None else _WAN_ROLES
     try:
         return LoraInfo(
             name=folder.name,
@@ -73,19 +136,35 @@ def read_lora(folder: Path) -> LoraInfo | None:
             weight_name=weight_name,
             trigger_words=tuple(str(word) for word in meta.get("trigger_words") or ()),
             scale=float(meta.get("scale", meta.get("recommended_scale", 1.0))),
-            roles=frozenset(r for r in ROLES if r in roles) if isinstance(roles, list) else _WAN_ROLES,
+            roles=frozenset(r for r in ROLES if r in roles) if isinstance(roles, list) else default_roles,
             steps=int(meta["steps"]) if "steps" in meta else None,
             guidance=float(meta["guidance"]) if "guidance" in meta else None,
             shift=float(meta["shift"]) if "shift" in meta else None,
+            base=base,
+            experts=_experts(meta.get("experts", "both")),
         )
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{meta_path}: {exc}") from None
 
 
-def pick_lora(library: dict[str, LoraInfo], candidates: tuple[str, ...], role: Role) -> LoraInfo | None:
-    """The first of ``candidates`` present in ``library`` that fits ``role``."""
+def pick_lora(
+    library: dict[str, LoraInfo], candidates: tuple[str, ...], role: Role, model: LoraBase | None
+) -> LoraInfo | None:
+    """The first of ``candidates`` present in ``library`` that fits ``role`` on a transformer
+    of base ``model``."""
     for name in candidates:
         info = library.get(name)
-        if info is not None and info.applies_to(role):
+        if info is not None and info.fits(role, model):
             return info
     return None
+
+
+def transformer_base(folder: Path) -> LoraBase | None:
+    """The base a LoRA must have to fit the transformer of the weights folder ``folder``
+    (read from its config; None when the folder has no transformer config)."""
+    config = read_config(folder, "transformer")
+    name = str(config.get("_class_name", ""))
+    heads, head_dim = config.get("num_attention_heads"), config.get("attention_head_dim")
+    if not name or not isinstance(heads, int) or not isinstance(head_dim, int):
+        return None
+    return LoraBase("ltx" if name.startswith("LTX") else "wan", heads * head_dim)

@@ -17,13 +17,20 @@ How the ranks stay in step:
   rank at the same step;
 - before each pipeline call the ranks agree that all of them prepared it (``preparing``),
   so missing weights fail the job on every rank rather than stalling one;
-- a pipeline whose transformer is not ``SHARDABLE`` runs on the leader alone;
+- a pipeline whose transformer is not ``SHARDABLE`` runs on the leader alone, and the
+  followers, which read that from the folder's config, do not even load it;
+- a sharded clip's grid is grown by a token row or column where needed so that its token
+  count divides by ``N`` (``grid.shard_plan``): diffusers splits the sequence into equal
+  parts and does not pad;
 - the latents are complete on every rank (the plan gathers the transformer's output), so
   only the leader decodes; followers skip the VAE.
 
 A group whose follower died, or that failed inside a pipeline call (where the other ranks
 wait in a collective), is a crashed worker: its processes exit (the job's lease runs out and
-the sweeper queues it again) and the worker pool starts a whole new group.
+the sweeper queues it again) and the worker pool starts a whole new group. While a pipeline
+call runs, the leader watches its followers (``FOLLOWER_CHECK``): a follower that dies
+mid-call would otherwise leave the leader in a collective until its timeout (minutes),
+renewing the job's lease all the while.
 
 On a CPU (the tests; a host without GPUs) the group talks gloo; on GPUs, NCCL, with rank
 ``r`` on the ``r``-th GPU of the group's ``CUDA_VISIBLE_DEVICES``.
@@ -38,6 +45,7 @@ import os
 import queue
 import signal
 import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -67,6 +75,8 @@ SHARDABLE = frozenset({"WanTransformer3DModel"})
 
 #: Seconds between a waiting follower's checks that its leader still lives.
 IDLE_CHECK = 2.0
+#: Seconds between the leader's checks, during a pipeline call, that its followers live.
+FOLLOWER_CHECK = 1.0
 
 #: (engine name, request), or None: stop.
 Message = tuple[str, GenerationRequest] | None
@@ -150,12 +160,25 @@ class ParallelGroup:
         """Every rank, around a pipeline call: a failure inside it leaves the other ranks
         waiting in a collective that never completes. The group is broken: exit (the
         leader's job goes back to the queue when its lease runs out) so the pool restarts
-        the whole group."""
+        the whole group. The leader also leaves when a follower dies during the call."""
+        stop = threading.Event()
+        watch = None
+        if self.followers:
+            watch = threading.Thread(target=self._watch_followers, args=(stop,), name="cp-followers", daemon=True)
+            watch.start()
         try:
             yield
         except BaseException:
             log.exception("context-parallel rank %d failed inside a pipeline call: leaving the group", self.rank)
             self._abandon()
+        finally:
+            stop.set()
+            if watch is not None:
+                watch.join()
+
+    def _watch_followers(self, stop: threading.Event) -> None:
+        while not stop.wait(FOLLOWER_CHECK):
+            self.exit_if_broken()
 
     def close(self) -> None:
         import torch.distributed as dist
@@ -176,6 +199,11 @@ _current: ParallelGroup | None = None
 def current_group() -> ParallelGroup | None:
     """The group this process renders in, or None (one device per clip)."""
     return _current
+
+
+def shardable(transformer_class: str) -> bool:
+    """Whether a transformer of this class is sharded across a group (``SHARDABLE``)."""
+    return transformer_class in SHARDABLE
 
 
 def is_follower() -> bool:

@@ -91,7 +91,17 @@ STYLE_LORAS: dict[str, tuple[str, ...]] = {
 }
 
 FAST_MOTION_PHRASE = "fast, dynamic, energetic motion"
-DEFAULT_NEGATIVE = "static, frozen, blurry, low quality, distorted, watermark, text"
+#: Wan's published default negative prompt (``sample_neg_prompt`` in Wan2.1's and Wan2.2's
+#: ``wan/configs/shared_config.py``), in the Chinese it was trained and evaluated with; the
+#: UMT5 encoder reads it as it is. diffusers' docs give an English rendering ("Bright tones,
+#: overexposed, static, blurred details, subtitles, ... walking backwards").
+WAN_NEGATIVE = (
+    "色调艳丽，过曝，静态，细节模糊不清，字幕，风格，作品，画作，画面，静止，整体发灰，最差质量，低质量，JPEG压缩残留，丑陋的，"
+    "残缺的，多余的手指，画得不好的手部，画得不好的脸部，畸形的，毁容的，形态畸形的肢体，手指融合，静止不动的画面，杂乱的背景，"
+    "三条腿，背景人很多，倒着走"
+)
+#: LTX-Video's example negative prompt (its model card and diffusers' docs).
+LTX_NEGATIVE = "worst quality, inconsistent motion, blurry, jittery, distorted"
 
 
 @dataclass(frozen=True)
@@ -102,8 +112,9 @@ class PromptPlan:
     lora_candidates: tuple[tuple[str, ...], ...]
 
 
-def plan_prompt(request: GenerationRequest) -> PromptPlan:
-    """The prompt and negative prompt for ``request``, and the LoRAs it would like."""
+def plan_prompt(request: GenerationRequest, default_negative: str) -> PromptPlan:
+    """The prompt and negative prompt for ``request`` (``default_negative``, the model's
+    published one, when it gives none), and the LoRAs it would like."""
     prompt = request.prompt.strip()
     if request.style:
         prompt = STYLE_TEMPLATES[request.style].format(prompt=prompt)
@@ -118,5 +129,5 @@ def plan_prompt(request: GenerationRequest) -> PromptPlan:
         wanted.append(EFFECT_LORAS[request.effect])
     if request.style in STYLE_LORAS:
         wanted.append(STYLE_LORAS[request.style])
-    negative = request.negative_prompt.strip() if request.negative_prompt else DEFAULT_NEGATIVE
+    negative = request.negative_prompt.strip() if request.negative_prompt else default_negative
     return PromptPlan(prompt, negative, tuple(wanted))

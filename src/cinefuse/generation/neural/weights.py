@@ -10,9 +10,13 @@ report says exactly what is wrong (the folder and the class, or the missing file
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cinefuse.settings import ROLES, Role, Settings
 
@@ -28,6 +32,12 @@ ROLE_FOLDERS: dict[Role, tuple[str, ...]] = {
         "ltxv-*0.9.8*distilled*",
         "ltxv-*0.9.7*distilled*",
     ),
+    # LTX-Video's latent upsampler: with it, the fast engine runs the published two-stage
+    # recipe (ltx.py); without it, one pass.
+    "upscaler": ("ltxv-spatial-upscaler-0.9.8", "ltxv-spatial-upscaler-0.9.7"),
+    # Wan 2.2 A14B: two experts per folder (transformer, transformer_2), text and image to video.
+    "a14b_text": ("Wan2.2-T2V-A14B-Diffusers",),
+    "a14b_image": ("Wan2.2-I2V-A14B-Diffusers",),
 }
 #: The pipeline classes a role's folder may record in ``model_index.json``. A TI2V folder
 #: records ``WanPipeline``; its image-to-video runs load the same folder as
@@ -38,11 +48,14 @@ EXPECTED_PIPELINES: dict[Role, frozenset[str]] = {
     "first_last": frozenset({"WanImageToVideoPipeline"}),
     "references": frozenset({"WanVACEPipeline"}),
     "fast": frozenset({"LTXConditionPipeline", "LTXPipeline"}),
+    "upscaler": frozenset({"LTXLatentUpsamplePipeline"}),
+    "a14b_text": frozenset({"WanPipeline"}),
+    "a14b_image": frozenset({"WanImageToVideoPipeline"}),
 }
-#: Component types whose folder must hold weights (the others hold configs only).
-_WEIGHTED = ("diffusers", "transformers")
 _WEIGHT_SUFFIXES = (".safetensors", ".bin")
-_CONFIG_ONLY = frozenset({"scheduler", "tokenizer", "image_processor", "feature_extractor"})
+#: Components that hold configs only (every other component's folder must hold weights,
+#: whatever library it comes from: LTX's latent upsampler is recorded as ``ltx``).
+_CONFIG_ONLY = ("scheduler", "tokenizer", "image_processor", "feature_extractor")
 
 
 class WeightsUnusable(Exception):
@@ -75,17 +88,18 @@ def folder_candidates(settings: Settings, role: Role) -> tuple[str, ...]:
 
 
 def find_role(settings: Settings, role: Role) -> RoleWeights:
-    """The folder serving ``role`` under ``settings.models_dir``, checked."""
-    root = settings.models_dir
+    """The folder serving ``role`` under ``settings.weights_dir``, checked."""
+    root = settings.weights_dir
     names = folder_candidates(settings, role)
-    if root is None:
-        return RoleWeights(role, None, problem=f"CINEFUSE_MODELS_DIR is not set (role {role} needs {names[0]})")
     for pattern in names:
         for path in sorted(root.glob(pattern)):
             if path.is_dir():
                 return check_folder(role, path)
     wanted = " or ".join(names)
-    return RoleWeights(role, None, problem=f"no folder {wanted} in {root} (role {role})")
+    hint = (
+        "`cinefuse models pull` fetches it" if root.is_dir() else "set CINEFUSE_MODELS_DIR, or `cinefuse models pull`"
+    )
+    return RoleWeights(role, None, problem=f"no folder {wanted} in {root} (role {role}; {hint})")
 
 
 def find_weights(settings: Settings, roles: tuple[Role, ...] = ROLES) -> dict[Role, RoleWeights]:
@@ -123,7 +137,7 @@ def _component_problem(root: Path, component: str, spec: object) -> str | None:
     folder = root / component
     if not folder.is_dir():
         return f"component folder {folder} is missing"
-    if component in _CONFIG_ONLY or spec[0] not in _WEIGHTED:
+    if component.startswith(_CONFIG_ONLY):
         return None
     index_files = sorted(folder.glob("*.index.json"))
     if index_files:  # sharded: every shard the index names must be there
@@ -138,3 +152,89 @@ def _component_problem(root: Path, component: str, spec: object) -> str | None:
     if not any(p.suffix in _WEIGHT_SUFFIXES for p in folder.iterdir()):
         return f"no weights file (*.safetensors) in {folder}"
     return None
+
+
+# ---------------------------------------------------------------------------- before loading
+#
+# What a folder holds can be read without loading it (or importing torch): the configs, and
+# each weights file's safetensors header (names, dtypes, shapes). The engines read them to
+# size a pipeline against the GPU memory budget, to pick a model's native grid and to match
+# LoRAs to a transformer before anything is loaded.
+
+#: Bytes per element of the safetensors dtypes.
+SAFETENSORS_DTYPE_BYTES = {
+    "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1,
+    "F8_E4M3": 1, "F8_E5M2": 1,
+}  # fmt: skip
+#: Bytes sampled at each end of every weights file for a component's fingerprint.
+FINGERPRINT_SAMPLE = 1 << 20
+#: Config keys that say where or with what a file was written, not what it holds.
+_PROVENANCE_KEYS = frozenset({"_name_or_path", "_diffusers_version", "transformers_version", "_commit_hash"})
+
+
+def read_safetensors_header(path: Path) -> dict[str, Any]:
+    """The JSON header of a ``.safetensors`` file: tensor name -> ``{"dtype", "shape",
+    "data_offsets"}`` (and ``__metadata__``). Raises ``ValueError`` for a file that is not one."""
+    with path.open("rb") as file:
+        head = file.read(8)
+        if len(head) != 8:
+            raise ValueError(f"{path} is too short for a safetensors file")
+        length = int.from_bytes(head, "little")
+        if length > 100 * 1024 * 1024:
+            raise ValueError(f"{path}: a safetensors header of {length} bytes is not plausible")
+        header: dict[str, Any] = json.loads(file.read(length))
+    return header
+
+
+def weight_files(component: Path) -> list[Path]:
+    """The weights files of a component folder (the shards an index names, or every
+    ``*.safetensors`` / ``*.bin``)."""
+    index_files = sorted(component.glob("*.index.json"))
+    if index_files:
+        shards = set(json.loads(index_files[0].read_text())["weight_map"].values())
+        return [component / shard for shard in sorted(shards)]
+    return sorted(p for p in component.iterdir() if p.suffix in _WEIGHT_SUFFIXES)
+
+
+def parameter_count(component: Path) -> int:
+    """Elements stored in a component folder's weights (safetensors headers); a pickled
+    ``.bin`` counts as its size in float32 elements."""
+    total = 0
+    for file in weight_files(component):
+        if file.suffix != ".safetensors":
+            total += file.stat().st_size // 4
+            continue
+        for name, entry in read_safetensors_header(file).items():
+            if name != "__metadata__":
+                total += math.prod(entry["shape"])
+    return total
+
+
+def read_config(folder: Path, component: str) -> dict[str, Any]:
+    """``<folder>/<component>/config.json`` (``{}`` when absent)."""
+    path = folder / component / "config.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+@functools.lru_cache(maxsize=256)
+def _fingerprint(component: Path, stamp: tuple[tuple[str, int, int], ...]) -> str:
+    digest = hashlib.sha256()
+    config = read_config(component.parent, component.name)
+    digest.update(json.dumps({k: v for k, v in config.items() if k not in _PROVENANCE_KEYS}, sort_keys=True).encode())
+    for name, size, _ in stamp:
+        digest.update(f"{name}:{size}".encode())
+        with (component / name).open("rb") as file:
+            digest.update(file.read(FINGERPRINT_SAMPLE))
+            if size > 2 * FINGERPRINT_SAMPLE:
+                file.seek(size - FINGERPRINT_SAMPLE)
+                digest.update(file.read(FINGERPRINT_SAMPLE))
+    return digest.hexdigest()
+
+
+def component_fingerprint(component: Path) -> str:
+    """Identifies a component's contents: its config (without provenance keys), and each
+    weights file's name, size and first and last MiB. Two folders whose text encoders (or
+    VAEs) share a fingerprint hold the same weights: every Wan folder ships the same UMT5-XXL,
+    so a process loads it once. (A fine-tune changes every tensor, so its first MiB differs.)"""
+    stamp = tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in weight_files(component))
+    return _fingerprint(component, stamp)

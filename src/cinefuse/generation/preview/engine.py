@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from cinefuse.errors import InferenceError
 from cinefuse.generation.base import GenerationRequest, StepCallback, no_progress
 from cinefuse.generation.registry import Availability, EngineSpec
 from cinefuse.media.frames import Frame
@@ -50,15 +51,26 @@ class PreviewEngine:
         self._depth_model = depth_model
 
     def generate(self, request: GenerationRequest, on_step: StepCallback = no_progress) -> Iterator[Frame]:
-        """Plan now (so bad input fails at once), render lazily, one frame per ``next``."""
+        """Plan now (so bad input fails at once), render lazily, one frame per ``next``. A
+        remix's control video is not used (the preview renders from the prompt); an edit,
+        which needs it, is refused."""
+        if request.control_required:
+            raise InferenceError(
+                "The preview engine has no video-to-video, so it cannot edit a video; use a Wan model"
+                " (cinefuse:wan@1) with the VACE weights.",
+                parameter="video",
+            )
         check_request(request)
         plan = plan_clip(request, self._depth_model)
         return _render_frames(plan, on_step)
 
+    def after_job(self) -> None:
+        """Nothing outlives a preview job."""
+
 
 def _depth_model(settings: Settings) -> Path | None:
-    path = settings.models_dir / DEPTH_MODEL if settings.models_dir else None
-    return path if path and path.is_file() else None
+    path = settings.weights_dir / DEPTH_MODEL
+    return path if path.is_file() else None
 
 
 def _check(settings: Settings) -> Availability:

@@ -27,6 +27,7 @@ from cinefuse.jobs.store.leases import LeaseRepository
 from cinefuse.jobs.store.limits import RateLimitRepository
 from cinefuse.jobs.store.outbox import OutboxRepository
 from cinefuse.jobs.store.results import ResultRepository
+from cinefuse.jobs.store.videos import VideoRepository
 from cinefuse.jobs.store.workers import WorkerRepository
 
 __all__ = ["JobStore", "hash_key"]
@@ -38,7 +39,8 @@ class JobStore:
     ``keys`` (API keys), ``jobs`` (submission, lookup, cancel), ``leases`` (workers: claim,
     heartbeat, finish; the sweeper's requeue), ``results`` (one result; expired media),
     ``images`` (uploaded images), ``outbox`` (webhook calls and uploads to make),
-    ``workers`` (heartbeats of worker processes), ``rate_limits`` (the shared request rate).
+    ``workers`` (heartbeats of worker processes), ``rate_limits`` (the shared request rate),
+    ``videos`` (the OpenAI-style front door's videos).
     """
 
     def __init__(self, engine: Engine, clock: Clock = time.time) -> None:
@@ -53,3 +55,4 @@ class JobStore:
         self.outbox = OutboxRepository(engine, clock, sqlite)
         self.workers = WorkerRepository(engine, clock, sqlite)
         self.rate_limits = RateLimitRepository(engine, clock, sqlite)
+        self.videos = VideoRepository(engine, clock, sqlite)

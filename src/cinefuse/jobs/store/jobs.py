@@ -207,6 +207,28 @@ class JobRepository(Repository):
         status: JobStatus = rows[0][1]
         return JobView(rows[0][0], status, tuple(result_view(row[2:]) for row in rows))
 
+    def cancel_all_of_key(self, key_id: int, message: str) -> tuple[int, int]:
+        """Cancel every unfinished task of a key (a revoked key's work: docs/api.md). Queued
+        ones are dropped at once (``taskCancelled`` with ``message``, each with the webhook
+        call it owes); running ones are flagged and stop at their next step. Returns
+        (queued cancelled, running flagged)."""
+        now = self.clock()
+        with self.engine.begin() as conn:
+            queued = conn.execute(
+                select(jobs.c.id, jobs.c.request).where(jobs.c.key_id == key_id, jobs.c.status == "queued")
+            ).all()
+            for row in queued:
+                conn.execute(
+                    update(jobs)
+                    .where(jobs.c.id == row.id, jobs.c.status == "queued")
+                    .values(status="cancelled", cancel_requested=True, updated_at=now)
+                )
+                fail_pending_results(conn, row.id, row.request, ResultFailure.of(TaskCancelled(message)), now)
+            running = conn.execute(
+                update(jobs).where(jobs.c.key_id == key_id, jobs.c.status == "running").values(cancel_requested=True)
+            ).rowcount
+        return len(queued), running
+
     def request_cancel(self, key_id: int, task_uuid: str, message: str) -> JobStatus | None:
         """Cancel a task of this key. Queued work is dropped at once (pending results become
         ``taskCancelled``, each with the webhook call it owes); running work is flagged and

@@ -79,6 +79,12 @@ class KeyRepository(Repository):
             )
             return [KeyInfo(r.id, r.prefix, r.label, r.created_at, r.revoked_at) for r in rows]
 
+    def revoked(self, key_id: int) -> bool:
+        """Whether the key ``key_id`` is revoked (False for an unknown id)."""
+        with self.reads() as conn:
+            revoked_at = conn.execute(select(api_keys.c.revoked_at).where(api_keys.c.id == key_id)).scalar()
+            return revoked_at is not None
+
     def revoke(self, key_id: int) -> bool:
         """Revoke a key (servers stop accepting it when they next read the keys); False when
         there is no such key or it was revoked already."""

@@ -72,7 +72,11 @@ export function parameterField(parameter, fields = {}) {
 function options(select, choices, value) {
   select.replaceChildren(
     ...choices.map((choice) =>
-      h("option", { value: String(choice.value), disabled: choice.disabled || false }, choice.label),
+      h(
+        "option",
+        { value: String(choice.value), disabled: choice.disabled || false, class: choice.className || "" },
+        choice.label,
+      ),
     ),
   );
   select.value = String(value);
@@ -142,10 +146,17 @@ export class StudioForm {
       }),
     };
 
+    // A model the server cannot run now stays selectable (its settings can be looked at),
+    // greyed and labelled; the form says what to run and does not send it.
+    const firstAvailable = (catalog.models.find((m) => m.available !== false) || catalog.models[0]).id;
     options(
       this.el.model,
-      catalog.models.map((m) => ({ value: m.id, label: m.id })),
-      catalog.models[0].id,
+      catalog.models.map((m) => ({
+        value: m.id,
+        label: m.available === false ? `${m.id} (not installed)` : m.id,
+        className: m.available === false ? "unavailable" : "",
+      })),
+      firstAvailable,
     );
     this.el.safetyMode.replaceChildren(
       ...catalog.limits.safetyModes.map((mode) =>
@@ -205,7 +216,7 @@ export class StudioForm {
       this.el.seed.value = String(randomInt(this.catalog.limits.seed.max));
       this.clearError("seed");
     });
-    this.setModel(catalog.models[0].id);
+    this.setModel(firstAvailable);
   }
 
   /** The capabilities of the chosen model. */
@@ -235,7 +246,10 @@ export class StudioForm {
   setModel(id, keep = this.state()) {
     this.el.model.value = id;
     const caps = this.caps;
-    setText(this.el.modelDescription, caps.description || (caps.engine ? `Runs on the ${caps.engine} engine.` : ""));
+    const about = caps.description || (caps.engine ? `Runs on the ${caps.engine} engine.` : "");
+    setText(this.el.modelDescription, caps.available === false ? `${caps.missing} ${about}` : about);
+    this.el.modelDescription.classList.toggle("missing", caps.available === false);
+    this.el.model.classList.toggle("unavailable", caps.available === false);
     const pick = (values, value, fallback) => (values.map(String).includes(String(value)) ? value : fallback);
 
     options(
@@ -352,8 +366,8 @@ export class StudioForm {
     const size = sizeFor(caps, state.resolution, aspect);
     if (locked) {
       hints.size = first.width
-        ? `Follows the first frame image: ${first.width}×${first.height} snaps to ${aspect}, ${size.width}×${size.height}. An explicit size cannot be combined with frame images.`
-        : "Follows the first frame image's aspect ratio.";
+        ? `Follows the ${frames.length > 1 ? "first " : ""}frame image: ${first.width}×${first.height} snaps to ${aspect}, ${size.width}×${size.height}. An explicit size cannot be combined with frame images.`
+        : "Follows the frame image's aspect ratio (the first one's, when there are two).";
     } else if (aspect === caps.defaults.aspectRatio) {
       hints.size = `${size.width}×${size.height}, sent as resolution ${state.resolution}.`;
     } else {
@@ -408,6 +422,9 @@ export class StudioForm {
    */
   build() {
     const caps = this.caps;
+    if (caps.available === false) {
+      return { problem: `${caps.id} cannot run on this server yet. ${caps.missing}` };
+    }
     if (Object.values(this.pickers).some((picker) => picker.busy())) {
       return { problem: "Wait for the image uploads to finish." };
     }

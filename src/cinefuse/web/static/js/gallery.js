@@ -78,7 +78,7 @@ function chips(request, record) {
   const list = [
     request.model,
     size,
-    request.duration !== undefined ? `${request.duration} s · ${request.fps || "?"} fps` : null,
+    request.duration !== undefined ? `${request.duration} s${request.fps ? ` · ${request.fps} fps` : ""}` : null,
     request.seed !== undefined ? `seed ${request.seed}` : null,
     request.outputFormat,
     provider.cameraMovement && `camera ${provider.cameraMovement}`,

@@ -10,7 +10,29 @@ import { loadModels } from "./models.js";
 import { Poller, QueueView } from "./queue.js";
 import { SNIPPETS } from "./snippets.js";
 
+// Where the signed-in key is kept: sessionStorage (this tab, until it closes) unless the user
+// ticks "Remember on this device", then localStorage (this browser, until sign-out). The
+// default is the session: a key is a credential, kept past the tab only when asked.
 const KEY_STORAGE = "cinefuse.apiKey";
+const keyStores = [window.sessionStorage, window.localStorage];
+
+function keepKey(apiKey, remember) {
+  forgetKey();
+  (remember ? window.localStorage : window.sessionStorage).setItem(KEY_STORAGE, apiKey);
+}
+
+function forgetKey() {
+  for (const storage of keyStores) storage.removeItem(KEY_STORAGE);
+}
+
+/** The key kept by an earlier sign-in, and whether it was remembered (localStorage). */
+function keptKey() {
+  const session = window.sessionStorage.getItem(KEY_STORAGE);
+  if (session) return { apiKey: session, remember: false };
+  const remembered = window.localStorage.getItem(KEY_STORAGE);
+  return remembered ? { apiKey: remembered, remember: true } : null;
+}
+
 const base = document.baseURI;
 const STATE_LABELS = {
   connecting: "Connecting…",
@@ -22,6 +44,7 @@ const STATE_LABELS = {
 const store = new TaskStore();
 let form = null;
 let signedIn = false;
+let currentKey = null;
 
 const connection = byId("connection");
 const client = new StudioClient({
@@ -175,7 +198,9 @@ function show(studio) {
   byId("jump").hidden = !studio;
 }
 
-async function signIn(apiKey, remember) {
+// remember: keep the key in this browser, not only this tab; restored: the key is the one an
+// earlier sign-in kept (the focus stays where it is).
+async function signIn(apiKey, remember, restored = false) {
   const button = byId("sign-in-button");
   const error = byId("err-apiKey");
   button.disabled = true;
@@ -185,7 +210,7 @@ async function signIn(apiKey, remember) {
   } catch (failure) {
     button.disabled = false;
     const refused = failure instanceof AuthError;
-    if (refused) localStorage.removeItem(KEY_STORAGE); // a saved key that stopped working
+    if (refused) forgetKey(); // a kept key that stopped working
     show(false);
     setText(error, refused ? "This API key is not valid on this server." : `Cannot reach the server: ${failure.message}`);
     byId("api-key").setAttribute("aria-invalid", "true");
@@ -195,22 +220,26 @@ async function signIn(apiKey, remember) {
   button.disabled = false;
   byId("api-key").value = "";
   byId("api-key").removeAttribute("aria-invalid");
-  localStorage.setItem(KEY_STORAGE, apiKey);
+  byId("remember-key").checked = false;
+  keepKey(apiKey, remember);
   signedIn = true;
+  currentKey = apiKey;
   store.open(keyFingerprint(apiKey));
   show(true);
   poller.start();
+  await importApiVideos(apiKey);
   poller.refreshAll(store.list());
-  if (!remember) byId("prompt").focus();
+  if (!restored) byId("prompt").focus();
 }
 
 function signOut(message = "") {
   signedIn = false;
+  currentKey = null;
   poller.stop();
   client.close();
   store.close();
   if (form) form.clearImages();
-  localStorage.removeItem(KEY_STORAGE);
+  forgetKey();
   show(false);
   setText(byId("err-apiKey"), message);
   byId("api-key").focus();
@@ -224,14 +253,62 @@ byId("sign-in-form").addEventListener("submit", (event) => {
     byId("api-key").focus();
     return;
   }
-  signIn(key, false);
+  signIn(key, byId("remember-key").checked);
 });
 byId("sign-out").addEventListener("click", () => signOut());
 byId("refresh-history").addEventListener("click", async () => {
   if (!signedIn) return;
+  await importApiVideos(currentKey);
   await poller.refreshAll(store.list());
   toast("History refreshed.");
 });
+
+// ---------------------------------------------------------------- the OpenAI-style API's videos
+
+/** The task UUID of a `/v1/videos` video: its id is `video_` and the UUID's 32 hex digits. */
+function taskOfVideo(id) {
+  const hex = id.replace(/^video_/, "");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/**
+ * Videos made through `/v1/videos` (docs/openai.md) join the history: the newest 100 this key
+ * has that the history does not, each a record that getResponse then fills in like the
+ * studio's own (a video is one task of one result).
+ */
+async function importApiVideos(apiKey) {
+  let body;
+  try {
+    const response = await fetch(new URL("v1/videos?limit=100", base), { headers: { Authorization: `Bearer ${apiKey}` } });
+    if (!response.ok) return [];
+    body = await response.json();
+  } catch {
+    return []; // the history still works without them
+  }
+  const added = [];
+  for (const video of [...body.data].reverse()) {
+    const taskUUID = taskOfVideo(video.id);
+    if (store.get(taskUUID)) continue;
+    const [width, height] = String(video.size).split("x").map(Number);
+    const request = {
+      taskType: "videoInference",
+      taskUUID,
+      model: video.model,
+      positivePrompt: video.prompt || "",
+      width,
+      height,
+      duration: Number(video.seconds),
+      numberResults: 1,
+      outputFormat: "MP4",
+    };
+    // Finished before this page opened: the gallery shows it, the queue does not linger on it.
+    const finishedAt = video.completed_at ? video.completed_at * 1000 : undefined;
+    added.push(
+      store.add({ taskUUID, request, createdAt: video.created_at * 1000, finishedAt, images: {}, status: "active", origin: "/v1/videos" }),
+    );
+  }
+  return added;
+}
 
 // ---------------------------------------------------------------- start
 
@@ -245,8 +322,8 @@ async function start() {
   }
   form = new StudioForm({ catalog, upload, onSubmit: () => submit() });
   document.body.dataset.ready = "true";
-  const saved = localStorage.getItem(KEY_STORAGE);
-  if (saved) await signIn(saved, true);
+  const kept = keptKey();
+  if (kept) await signIn(kept.apiKey, kept.remember, true);
   else byId("api-key").focus();
 }
 
