@@ -12,6 +12,9 @@ production grid, followed by the engines' own streaming decode:
     flf2v  Wan 2.1 FLF2V-14B, 1280x720 x 81 (5 s at 16 fps), first and last frame, CLIP encoder
     vace   Wan 2.1 VACE-14B, 1280x720 x 81, a control video and mask
     ltx    LTX-Video 0.9.8 13B distilled, 1280x736 x 121, guidance 1, its VAE in bfloat16
+    a14b   Wan 2.2 A14B (two 14B experts), 1280x720 x 81, guidance 4
+    hunyuan HunyuanVideo 1.5 720p text to video, 1280x720 x 121 (5 s at 24 fps), guidance 6, both text
+           encoders (Qwen2.5-VL 7B on a 1000-token prompt, the ByT5 glyph encoder), its causal VAE in bfloat16
 
 Options (one row each; the model is reused, cache hooks are removed between rows, compiling
 runs last): ``baseline``, ``attention`` (cuDNN attention), ``first_block``, ``mag``,
@@ -60,6 +63,7 @@ from model_configs import FOLDERS  # noqa: E402
 
 from cinefuse.generation.neural import speed  # noqa: E402
 from cinefuse.generation.neural.decode import (  # noqa: E402
+    iter_decode_hunyuan,
     iter_decode_ltx,
     iter_decode_wan,
     ltx_prepare_decode,
@@ -67,6 +71,7 @@ from cinefuse.generation.neural.decode import (  # noqa: E402
     to_frames,
     wan_denormalize,
 )
+from cinefuse.generation.neural.hunyuan import Recipe, register_block_metadata, run_settings  # noqa: E402
 from cinefuse.generation.neural.loaded import LoadedModel  # noqa: E402
 from cinefuse.settings import Settings  # noqa: E402
 
@@ -132,10 +137,27 @@ CASES: dict[str, Case] = {
         tiny={"transformer": _WAN_TINY_TRANSFORMER, "transformer_2": _WAN_TINY_TRANSFORMER,
               "text_encoder": _UMT5_TINY, "vae": _WAN21_VAE_TINY},
     ),
+    # HunyuanVideo 1.5 720p: 50 steps at guidance 6 (two passes a step), shift 9 (the folder's scheduler).
+    "hunyuan": Case(
+        "HunyuanVideo-1.5-Diffusers-720p_t2v", "HunyuanVideo15Pipeline", 1280, 720, 121, 50, 6.0, 1000,
+        tiny={"transformer": {"in_channels": 9, "out_channels": 4, "num_attention_heads": 2, "attention_head_dim": 8,
+                              "num_layers": 2, "num_refiner_layers": 1, "mlp_ratio": 2.0, "text_embed_dim": 16,
+                              "text_embed_2_dim": 16, "image_embed_dim": 16, "rope_axes_dim": [2, 2, 4]},
+              "vae": {"latent_channels": 4, "block_out_channels": [2, 4, 8, 8, 8], "layers_per_block": 0},
+              "text_encoder": {"vocab_size": 300, "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 3,
+                               "num_attention_heads": 2, "num_key_value_heads": 1,
+                               "rope_scaling": {"type": "mrope", "rope_type": "default", "mrope_section": [1, 1, 2]}},
+              "text_encoder_2": {"vocab_size": 384, "d_model": 16, "d_kv": 8, "d_ff": 32, "num_layers": 2,
+                                 "num_heads": 2}},
+    ),
 }  # fmt: skip
 TINY_GRID = {
     "ti2v": (128, 96, 17), "flf2v": (64, 48, 9), "vace": (64, 48, 9), "ltx": (128, 96, 17), "a14b": (64, 48, 9),
+    "hunyuan": (64, 48, 9),
 }  # fmt: skip
+#: HunyuanVideo 1.5's prompt: the pipeline pads Qwen2.5-VL's to 1000 tokens after a 108-token system
+#: prompt it crops off, and ByT5's to 256.
+HUNYUAN_TEXT_CROP, HUNYUAN_TEXT_2_TOKENS = 108, 256
 
 
 @dataclass
@@ -223,11 +245,11 @@ def build_pipeline(case: Case, tiny: bool, device: torch.device, dtype: torch.dt
             continue
         _, kind = entry
         config = {**folder.configs.get(name, {}), **(case.tiny.get(name, {}) if tiny else {})}
-        if name == "scheduler":
+        if name in ("scheduler", "guider"):
             parts[name] = getattr(diffusers, kind).from_config(config)
         elif name == "image_processor":
             parts[name] = transformers.CLIPImageProcessor(**config)
-        elif name == "tokenizer":
+        elif name.startswith("tokenizer"):
             parts[name] = None  # the bench feeds the pipeline embeddings, never text
         else:
             parts[name] = build_component(kind, config, device, dtypes.get(name, dtypes["default"]))
@@ -235,6 +257,8 @@ def build_pipeline(case: Case, tiny: bool, device: torch.device, dtype: torch.dt
         parts["scheduler"] = type(parts["scheduler"]).from_config(
             parts["scheduler"].config, use_dynamic_shifting=False, shift=1.0, shift_terminal=None
         )
+    if case.pipeline.startswith("HunyuanVideo15"):
+        register_block_metadata()  # as the engine: the cache hooks find its blocks' outputs
     cls = getattr(diffusers, case.pipeline)
     pipe = cls(**{k: v for k, v in parts.items() if k in cls._get_signature_keys(cls)[0]}, **folder.pipeline_config)
     pipe.set_progress_bar_config(disable=True)
@@ -252,6 +276,8 @@ def synchronize(device: torch.device) -> None:
 def encode(case: Case, pipe: Any, device: torch.device) -> tuple[dict[str, Any], float]:
     """The production encode stage on random token ids of the prompt length (a prompt and a
     negative prompt): (embeddings for the pipeline call, seconds)."""
+    if case.pipeline.startswith("HunyuanVideo15"):
+        return encode_hunyuan(case, pipe, device)
     encoder = pipe.text_encoder
     vocab = encoder.config.vocab_size
     ids = torch.randint(3, vocab, (2, case.text_tokens), device=device)  # prompt and negative prompt
@@ -265,6 +291,30 @@ def encode(case: Case, pipe: Any, device: torch.device) -> tuple[dict[str, Any],
     if case.pipeline.startswith("Wan"):
         return {"prompt_embeds": hidden[:1], "negative_prompt_embeds": hidden[1:]}, seconds
     return {"prompt_embeds": hidden[:1], "prompt_attention_mask": mask[:1]}, seconds
+
+
+def encode_hunyuan(case: Case, pipe: Any, device: torch.device) -> tuple[dict[str, Any], float]:
+    """HunyuanVideo 1.5's encode stage on random ids of its prompt lengths (a prompt and a negative
+    prompt): Qwen2.5-VL's third hidden state from the end past the system prompt, and ByT5's (as
+    for a prompt with quoted text, the glyph encoder's worst case)."""
+    tokens = HUNYUAN_TEXT_CROP + case.text_tokens
+    ids = torch.randint(3, pipe.text_encoder.config.vocab_size, (2, tokens), device=device)
+    ids_2 = torch.randint(3, pipe.text_encoder_2.config.vocab_size, (2, HUNYUAN_TEXT_2_TOKENS), device=device)
+    mask, mask_2 = torch.ones_like(ids), torch.ones_like(ids_2)
+    synchronize(device)
+    started = time.perf_counter()
+    with torch.inference_mode():
+        states = pipe.text_encoder(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
+        hidden = states[-3][:, HUNYUAN_TEXT_CROP:].to(pipe.transformer.dtype)
+        hidden_2 = pipe.text_encoder_2(input_ids=ids_2, attention_mask=mask_2.float())[0].to(pipe.transformer.dtype)
+    synchronize(device)
+    seconds = time.perf_counter() - started
+    mask = mask[:, HUNYUAN_TEXT_CROP:]
+    embeds = {"prompt_embeds": hidden[:1], "prompt_embeds_mask": mask[:1],
+              "prompt_embeds_2": hidden_2[:1], "prompt_embeds_mask_2": mask_2[:1],
+              "negative_prompt_embeds": hidden[1:], "negative_prompt_embeds_mask": mask[1:],
+              "negative_prompt_embeds_2": hidden_2[1:], "negative_prompt_embeds_mask_2": mask_2[1:]}  # fmt: skip
+    return embeds, seconds
 
 
 def inputs(case: Case, width: int, height: int, frames: int, device: torch.device) -> dict[str, Any]:
@@ -295,6 +345,16 @@ def denoise(
         return {}
 
     width, height, frames = grid
+    if case.pipeline.startswith("HunyuanVideo15"):  # no step callback nor guidance argument: the engine's seam
+        recipe = Recipe(steps, guidance, float(pipe.scheduler.config.shift), "bench")
+        started = time.perf_counter()
+        with run_settings(pipe, recipe, on_step, None):
+            output = pipe(
+                height=height, width=width, num_frames=frames, num_inference_steps=steps,
+                generator=torch.Generator(device=device).manual_seed(0), output_type="latent", **embeds,
+            )  # fmt: skip
+        gaps = [b - a for a, b in zip([started, *marks], marks, strict=False)]
+        return output.frames, gaps
     schedule: dict[str, Any] = {"num_inference_steps": steps}
     if case.pipeline == "LTXConditionPipeline":
         schedule = {"timesteps": LTX_TIMESTEPS[:steps]} if steps <= len(LTX_TIMESTEPS) else schedule
@@ -318,6 +378,9 @@ def decode(case: Case, pipe: Any, latents: Any, device: torch.device) -> tuple[i
     with torch.inference_mode():
         if case.pipeline.startswith("Wan"):
             for chunk in iter_decode_wan(vae, wan_denormalize(vae, latents.to(vae.dtype))):
+                count += sum(1 for _ in to_frames(chunk))
+        elif case.pipeline.startswith("HunyuanVideo15"):
+            for chunk in iter_decode_hunyuan(vae, latents.to(vae.dtype) / vae.config.scaling_factor):
                 count += sum(1 for _ in to_frames(chunk))
         else:
             prepare_ltx_decode(vae)
@@ -360,9 +423,10 @@ def run_engine(name: str, options: list[str], args: argparse.Namespace) -> list[
     started = time.perf_counter()
     pipe = build_pipeline(case, args.tiny, device, dtype)
     built = time.perf_counter() - started
-    role = {"WanPipeline": "text", "WanImageToVideoPipeline": "first_last", "WanVACEPipeline": "references"}.get(
-        case.pipeline, "fast"
-    )
+    role = {
+        "WanPipeline": "text", "WanImageToVideoPipeline": "first_last", "WanVACEPipeline": "references",
+        "HunyuanVideo15Pipeline": "hunyuan_text",
+    }.get(case.pipeline, "fast")  # fmt: skip
     loaded = LoadedModel(Path(case.folder), pipe)
     embeds, encode_seconds = encode(case, pipe, device)
     rows: list[Row] = []
@@ -412,7 +476,7 @@ def run_option(
         for transformer in speed.transformers_of(loaded):
             transformer.set_attention_backend(backend)
         notes.append(f"attention backend {backend}")
-    if option in ("distill", "pab") and case.pipeline.startswith("Wan"):
+    if option in ("distill", "pab") and not case.pipeline.startswith("LTX"):
         guidance = 1.0  # a distilled recipe (and PAB runs only where guidance is one pass)
         if option == "distill":
             add_random_lora(pipe, 64)
@@ -420,7 +484,7 @@ def run_option(
             notes.append("random rank-64 LoRA, 4 steps at guidance 1")
         else:
             notes.append("guidance 1 (PAB is off for separately guided runs)")
-    if option == "distill" and not case.pipeline.startswith("Wan"):
+    if option == "distill" and case.pipeline.startswith("LTX"):
         raise ValueError("LTX-Video distilled is already a distilled recipe")
     if option == "vae_tiling":
         pipe.vae.enable_tiling()
@@ -505,7 +569,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="tiny configs on the CPU (the test suite runs this)")
     parser.add_argument(
-        "--engines", default="ti2v,flf2v,vace,ltx,a14b", help=f"comma-separated, from {', '.join(CASES)}"
+        "--engines", default="ti2v,flf2v,vace,ltx,a14b,hunyuan", help=f"comma-separated, from {', '.join(CASES)}"
     )
     parser.add_argument("--options", default=",".join(o for o in OPTIONS if o != "compile"),
                         help=f"comma-separated, from {', '.join(OPTIONS)}")  # fmt: skip

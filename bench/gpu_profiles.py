@@ -57,6 +57,9 @@ NATIVE_TOKENS = {
     # Wan 2.2 A14B: 1280x720, 81 frames; VAE 4x8x8, patch 1x2x2
     "Wan2.2-T2V-A14B-Diffusers": 21 * (720 // 16) * (1280 // 16),
     "Wan2.2-I2V-A14B-Diffusers": 21 * (720 // 16) * (1280 // 16),
+    # HunyuanVideo 1.5 720p: 1280x720, 121 frames; VAE 4x16x16, patch 1
+    "HunyuanVideo-1.5-Diffusers-720p_t2v": 31 * (720 // 16) * (1280 // 16),
+    "HunyuanVideo-1.5-Diffusers-720p_i2v": 31 * (720 // 16) * (1280 // 16),
 }
 #: The stages a job places on the GPU one at a time (the production table, less the upsampler's,
 #: which is counted on its own).
@@ -147,7 +150,9 @@ def folder_components(folder_name: str, profile: GpuProfile) -> list[Component]:
     dtypes = load_dtypes(published.pipeline_class, torch.bfloat16)
     components = []
     for name, entry in published.components.items():
-        if entry is None or name in ("scheduler", "tokenizer", "image_processor"):
+        if entry is None or name in ("scheduler", "image_processor", "guider", "feature_extractor"):
+            continue
+        if name.startswith("tokenizer"):
             continue
         config = published.configs[name]
         dtype = dtypes.get(name, dtypes["default"])
@@ -226,6 +231,8 @@ SHORT = {
     "ltxv-spatial-upscaler-0.9.7": "LTX upsampler",
     "Wan2.2-T2V-A14B-Diffusers": "T2V-A14B",
     "Wan2.2-I2V-A14B-Diffusers": "I2V-A14B",
+    "HunyuanVideo-1.5-Diffusers-720p_t2v": "HY1.5 T2V",
+    "HunyuanVideo-1.5-Diffusers-720p_i2v": "HY1.5 I2V",
 }
 
 

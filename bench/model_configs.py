@@ -390,6 +390,119 @@ LTX_LATENT_UPSAMPLER: dict[str, Any] = {
 
 
 # ----------------------------------------------------------------------------------------------------------------------
+# HunyuanVideo 1.5 (hunyuanvideo-community/HunyuanVideo-1.5-Diffusers-720p_t2v, -720p_i2v, and the 480p folders)
+# ----------------------------------------------------------------------------------------------------------------------
+
+CONVERT_HUNYUAN15 = (
+    "https://github.com/huggingface/diffusers/blob/38c42b4de1b98bee31cb35d98aa0bf3398a960cb/scripts/"
+    "convert_hunyuan_video1_5_to_diffusers.py"
+)
+HUNYUAN15_README = "https://github.com/Tencent-Hunyuan/HunyuanVideo-1.5 (README: Optimal Inference Configurations)"
+
+# convert_hunyuan_video1_5_to_diffusers.py TRANSFORMER_CONFIGS["720p_t2v"] (8.3B: 54 double-stream blocks of
+# 16 x 128; in 65 = 32 noise + 32 condition latents + 1 mask; Qwen2.5-VL 3584 wide, the ByT5 glyph encoder 1472,
+# SigLIP 1152); the 480p folders differ in target_size 640 only, the image folders in task_type "i2v".
+HUNYUAN15_TRANSFORMER: dict[str, Any] = {
+    "in_channels": 65,
+    "out_channels": 32,
+    "num_attention_heads": 16,
+    "attention_head_dim": 128,
+    "num_layers": 54,
+    "num_refiner_layers": 2,
+    "mlp_ratio": 4.0,
+    "patch_size": 1,
+    "patch_size_t": 1,
+    "qk_norm": "rms_norm",
+    "text_embed_dim": 3584,
+    "text_embed_2_dim": 1472,
+    "image_embed_dim": 1152,
+    "rope_theta": 256.0,
+    "rope_axes_dim": [16, 56, 56],
+    "use_meanflow": False,
+    "target_size": 960,
+    "task_type": "t2v",
+}
+HUNYUAN15_I2V_TRANSFORMER: dict[str, Any] = {**HUNYUAN15_TRANSFORMER, "task_type": "i2v"}
+# The conversion builds AutoencoderKLHunyuanVideo15() with the class defaults (16x spatial, 4x temporal, 32 latent
+# channels, 1.26B parameters).
+HUNYUAN15_VAE: dict[str, Any] = {
+    "in_channels": 3,
+    "out_channels": 3,
+    "latent_channels": 32,
+    "block_out_channels": [128, 256, 512, 1024, 1024],
+    "layers_per_block": 2,
+    "spatial_compression_ratio": 16,
+    "temporal_compression_ratio": 4,
+    "downsample_match_channel": True,
+    "upsample_match_channel": True,
+    "scaling_factor": 1.03682,
+}
+#: The conversion's SCHEDULER_CONFIGS / GUIDANCE_CONFIGS, Tencent's table: shift 9 (720p text), 7 (720p image), 5
+#: (480p); guidance 6 (1 for the distilled folders).
+HUNYUAN15_T2V_SCHEDULER: dict[str, Any] = {"shift": 9.0}
+HUNYUAN15_I2V_SCHEDULER: dict[str, Any] = {"shift": 7.0}
+HUNYUAN15_GUIDER: dict[str, Any] = {"guidance_scale": 6.0}
+# Qwen/Qwen2.5-VL-7B-Instruct's text model (the conversion keeps ``language_model`` of AutoModel.from_pretrained of it).
+QWEN25_VL_7B_TEXT: dict[str, Any] = {
+    "vocab_size": 152064,
+    "hidden_size": 3584,
+    "intermediate_size": 18944,
+    "num_hidden_layers": 28,
+    "num_attention_heads": 28,
+    "num_key_value_heads": 4,
+    "hidden_act": "silu",
+    "max_position_embeddings": 128000,
+    "rms_norm_eps": 1e-06,
+    "rope_theta": 1000000.0,
+    "rope_scaling": {"type": "mrope", "rope_type": "default", "mrope_section": [16, 24, 24]},
+    "tie_word_embeddings": False,
+}
+# google/byt5-small's encoder with Glyph-SDXL-v2's colour and font tokens added (the conversion's load_byt5).
+BYT5_GLYPH: dict[str, Any] = {
+    "vocab_size": 1510,
+    "d_model": 1472,
+    "d_kv": 64,
+    "d_ff": 3584,
+    "num_layers": 12,
+    "num_decoder_layers": 4,
+    "num_heads": 6,
+    "relative_attention_num_buckets": 32,
+    "dropout_rate": 0.1,
+    "layer_norm_epsilon": 1e-06,
+    "feed_forward_proj": "gated-gelu",
+    "tie_word_embeddings": False,
+}
+# SigLIP so400m/14 at 384 px: 27 x 27 = 729 image tokens 1152 wide, the counts the pipelines hard-code.
+SIGLIP_SO400M: dict[str, Any] = {
+    "hidden_size": 1152,
+    "intermediate_size": 4304,
+    "num_hidden_layers": 27,
+    "num_attention_heads": 16,
+    "image_size": 384,
+    "patch_size": 14,
+    "hidden_act": "gelu_pytorch_tanh",
+    "layer_norm_eps": 1e-06,
+}
+HUNYUAN15_COMPONENTS: dict[str, tuple[str, str] | None] = {
+    "guider": ("diffusers", "ClassifierFreeGuidance"),
+    "scheduler": ("diffusers", "FlowMatchEulerDiscreteScheduler"),
+    "text_encoder": ("transformers", "Qwen2_5_VLTextModel"),
+    "text_encoder_2": ("transformers", "T5EncoderModel"),
+    "tokenizer": ("transformers", "Qwen2TokenizerFast"),
+    "tokenizer_2": ("transformers", "ByT5Tokenizer"),
+    "transformer": ("diffusers", "HunyuanVideo15Transformer3DModel"),
+    "vae": ("diffusers", "AutoencoderKLHunyuanVideo15"),
+}
+HUNYUAN15_UNVERIFIED = (
+    "the 720p folders' own transformer/config.json and model_index.json were not read: the conversion script's"
+    " configs, and the 480p_t2v folder's model_index.json and scheduler/guider configs as a public test copies them",
+    "text_encoder and text_encoder_2 configs: Qwen2.5-VL-7B-Instruct's and byt5-small's published configs with the"
+    " glyph vocabulary (1510 tokens) the conversion adds; image_encoder: SigLIP so400m/14-384 (1152 wide, 729 tokens,"
+    " as the pipelines hard-code)",
+)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
 # The published folders
 # ----------------------------------------------------------------------------------------------------------------------
 
@@ -597,6 +710,41 @@ FOLDERS: dict[str, PublishedFolder] = {
             "model_index.json records latent_upsampler as ['ltx', 'LTXLatentUpsamplerModel'], as diffusers 0.42.1 "
             "writes a class defined under diffusers.pipelines.ltx",
         ),
+    ),
+    "HunyuanVideo-1.5-Diffusers-720p_t2v": PublishedFolder(
+        repo_id="hunyuanvideo-community/HunyuanVideo-1.5-Diffusers-720p_t2v",
+        pipeline_class="HunyuanVideo15Pipeline",
+        components=HUNYUAN15_COMPONENTS,
+        configs={
+            "transformer": HUNYUAN15_TRANSFORMER,
+            "vae": HUNYUAN15_VAE,
+            "scheduler": HUNYUAN15_T2V_SCHEDULER,
+            "guider": HUNYUAN15_GUIDER,
+            "text_encoder": QWEN25_VL_7B_TEXT,
+            "text_encoder_2": BYT5_GLYPH,
+        },
+        sources=(CONVERT_HUNYUAN15, HUNYUAN15_README),
+        unverified=HUNYUAN15_UNVERIFIED,
+    ),
+    "HunyuanVideo-1.5-Diffusers-720p_i2v": PublishedFolder(
+        repo_id="hunyuanvideo-community/HunyuanVideo-1.5-Diffusers-720p_i2v",
+        pipeline_class="HunyuanVideo15ImageToVideoPipeline",
+        components={
+            **HUNYUAN15_COMPONENTS,
+            "image_encoder": ("transformers", "SiglipVisionModel"),
+            "feature_extractor": ("transformers", "SiglipImageProcessor"),
+        },
+        configs={
+            "transformer": HUNYUAN15_I2V_TRANSFORMER,
+            "vae": HUNYUAN15_VAE,
+            "scheduler": HUNYUAN15_I2V_SCHEDULER,
+            "guider": HUNYUAN15_GUIDER,
+            "text_encoder": QWEN25_VL_7B_TEXT,
+            "text_encoder_2": BYT5_GLYPH,
+            "image_encoder": SIGLIP_SO400M,
+        },
+        sources=(CONVERT_HUNYUAN15, HUNYUAN15_README),
+        unverified=HUNYUAN15_UNVERIFIED,
     ),
 }
 

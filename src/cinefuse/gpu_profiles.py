@@ -32,6 +32,8 @@ LTX_13B = "LTX-Video-0.9.8-13B-distilled"
 LTX_UPSCALER = "ltxv-spatial-upscaler-0.9.7"
 A14B_T2V = "Wan2.2-T2V-A14B-Diffusers"
 A14B_I2V = "Wan2.2-I2V-A14B-Diffusers"
+HUNYUAN_T2V = "HunyuanVideo-1.5-Diffusers-720p_t2v"
+HUNYUAN_I2V = "HunyuanVideo-1.5-Diffusers-720p_i2v"
 
 
 @dataclass(frozen=True)
@@ -64,11 +66,13 @@ GPU_PROFILES: tuple[GpuProfile, ...] = (
         "every role, the 14B and 13B transformers streamed block by block in bfloat16, the 5B resident",
     ),
     GpuProfile(
-        48, "none", "none", "none", (TI2V_5B, FLF2V_14B, VACE_14B, LTX_13B, LTX_UPSCALER, A14B_T2V, A14B_I2V),
-        "every role in bfloat16, one stage (and one A14B expert) at a time",
+        48, "none", "none", "none",
+        (TI2V_5B, FLF2V_14B, VACE_14B, LTX_13B, LTX_UPSCALER, A14B_T2V, A14B_I2V, HUNYUAN_T2V, HUNYUAN_I2V),
+        "every role in bfloat16, one stage (and one A14B expert) at a time; HunyuanVideo 1.5 at 720p too",
     ),
     GpuProfile(
-        80, "none", "none", "none", (TI2V_5B, FLF2V_14B, VACE_14B, LTX_13B, LTX_UPSCALER, A14B_T2V, A14B_I2V),
+        80, "none", "none", "none",
+        (TI2V_5B, FLF2V_14B, VACE_14B, LTX_13B, LTX_UPSCALER, A14B_T2V, A14B_I2V, HUNYUAN_T2V, HUNYUAN_I2V),
         "every role in bfloat16, several models (both A14B experts) kept on the GPU between jobs",
     ),
 )  # fmt: skip

@@ -206,6 +206,7 @@ def build_services(settings: Settings) -> Services:
         job_timeout=settings.job_timeout,
         default_ttl=settings.default_ttl,
         x264_preset=settings.x264_preset,
+        sound=settings.sound,
         safety=ContentGuard.from_settings(settings),
     )
     url = settings.resolved_database_url

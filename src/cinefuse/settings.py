@@ -56,17 +56,26 @@ SAFETY_BATCH_SIZE = 8
 
 #: The roles a neural engine plays, each served by one weights folder (docs/engines.md);
 #: ``upscaler`` is the fast engine's optional latent upsampler; ``a14b_text`` and
-#: ``a14b_image`` are Wan 2.2 A14B's text and first-frame folders (``wan-a14b`` engine).
-Role = Literal["text", "first_frame", "first_last", "references", "fast", "upscaler", "a14b_text", "a14b_image"]
+#: ``a14b_image`` are Wan 2.2 A14B's text and first-frame folders (``wan-a14b`` engine);
+#: ``ltx2`` and ``ltx2_distilled`` LTX-2's full and distilled folders (``ltx2`` engine);
+#: ``hunyuan_text`` and ``hunyuan_image`` HunyuanVideo 1.5's (``hunyuan`` engine).
+Role = Literal[
+    "text", "first_frame", "first_last", "references", "fast", "upscaler", "a14b_text", "a14b_image",
+    "ltx2", "ltx2_distilled", "hunyuan_text", "hunyuan_image",
+]  # fmt: skip
 ROLES: tuple[Role, ...] = (
     "text", "first_frame", "first_last", "references", "fast", "upscaler", "a14b_text", "a14b_image",
+    "ltx2", "ltx2_distilled", "hunyuan_text", "hunyuan_image",
 )  # fmt: skip
 #: Denoising steps per role when ``CINEFUSE_STEPS`` does not say: the publishers' defaults
-#: (Wan 2.1/2.2 TI2V: 50; Wan 2.2 A14B: 40; LTX-Video distilled: its 8-step timestep list).
+#: (Wan 2.1/2.2 TI2V: 50; Wan 2.2 A14B: 40; LTX-Video distilled: its 8-step timestep list;
+#: LTX-2: 30, its distilled checkpoint 8 sigmas).
 DEFAULT_STEPS: dict[Role, int] = {
     "text": 50, "first_frame": 50, "first_last": 50, "references": 50, "fast": 8, "a14b_text": 40, "a14b_image": 40,
+    "ltx2": 30, "ltx2_distilled": 8, "hunyuan_text": 50, "hunyuan_image": 50,
 }  # fmt: skip
 CompileMode = Literal["none", "blocks", "full"]
+SoundMode = Literal["auto", "always", "off"]
 CacheKind = Literal["none", "first_block", "mag", "taylorseer", "pab"]
 OffloadKind = Literal["none", "model", "group", "group_disk", "as_needed"]
 Precision = Literal["auto", "bfloat16", "float16", "float32"]
@@ -164,6 +173,11 @@ class Settings(BaseSettings):
     #: Signing secret for media URLs; unset: generated once and kept in the data dir.
     media_secret: str | None = None
     x264_preset: str = "veryfast"
+    #: Sound in the clips of engines that make it (LTX-2; docs/engines.md, "Sound"):
+    #: ``auto``, the model ids whose capabilities have audio (``cinefuse:ltx2@1``), never
+    #: ``pixverse:1@3``, whose clips are silent as PixVerse's; ``always``, every model whose
+    #: engine makes sound, ``pixverse:1@3`` too; ``off``, silent clips everywhere.
+    sound: SoundMode = "auto"
     ws_idle_timeout: float = Field(default=DEFAULT_WS_IDLE_TIMEOUT, gt=0)
     #: A WebSocket client that leaves its replies unread this long is disconnected (1008).
     ws_stall_timeout: float = Field(default=30.0, gt=0)

@@ -1,6 +1,7 @@
 """``bench/gpu_bench.py --tiny`` runs on the CPU, so the GPU benchmark cannot rot: every engine
-(the 5B, both 14B models, LTX-Video, Wan 2.2 A14B) and every speed option completes through the production
-speed code, and the JSON report carries the figures the table prints."""
+(the 5B, both 14B models, LTX-Video, Wan 2.2 A14B, HunyuanVideo 1.5) and every speed option
+completes through the production speed code, and the JSON report carries the figures the table
+prints."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ def test_the_tiny_gpu_benchmark_runs_every_engine_and_option(tmp_path: Path) -> 
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(out.read_text())
     assert report["tiny"] is True and report["random_weights"] is True
-    expected = {(e, o) for e in ("ti2v", "flf2v", "vace", "ltx", "a14b") for o in OPTIONS} - {("ltx", "distill")}
+    engines = ("ti2v", "flf2v", "vace", "ltx", "a14b", "hunyuan")
+    expected = {(e, o) for e in engines for o in OPTIONS} - {("ltx", "distill")}
     assert {(row["engine"], row["option"]) for row in report["rows"]} == expected
     for row in report["rows"]:
         assert row["step_seconds"] > 0 and row["decode_seconds"] > 0 and row["encode_seconds"] > 0, row

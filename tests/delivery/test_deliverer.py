@@ -559,7 +559,10 @@ def test_pending_calls_survive_a_deliverer_restart_while_the_receiver_is_down(
         expected.add(f"msg_{job.video_uuid(0)}")
     first = make_deliverer(repo, store, backoff=0.05, timeout=0.5)
     first.start()
-    time.sleep(0.5)  # a few refused tries each
+    # Until every call was refused at least once (on a loaded machine that takes longer).
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not all(r["attempts"] >= 1 for r in outbox_rows(repo).values()):
+        time.sleep(0.05)
     first.stop()
     engine.dispose()
     rows = outbox_rows(JobStore(make_engine(url)))

@@ -228,3 +228,23 @@ def test_a_failing_load_propagates() -> None:
 
     with pytest.raises(LookupError, match=r"inputs\.frameImages\[0\]"):
         TaskImages.of(task, load)
+
+
+@pytest.mark.parametrize(
+    ("sound", "model", "wanted"),
+    [
+        ("auto", "cinefuse:ltx2@1", True),
+        ("auto", "cinefuse:ltx2-distilled@1", True),
+        ("auto", "pixverse:1@3", False),  # silent, as PixVerse's clips are
+        ("always", "pixverse:1@3", True),
+        ("always", "cinefuse:wan@1", True),  # a soundtrack the Wan engine leaves empty: no stream
+        ("off", "cinefuse:ltx2@1", False),
+    ],
+)
+def test_a_soundtrack_goes_with_the_request_where_cinefuse_sound_wants_one(
+    sound: Any, model: str, wanted: bool
+) -> None:
+    task = video_task(model=model, width=640, height=360, duration=5, resolution=None)
+    request = generation_request(task, TaskImages(), 1, sound)
+    assert (request.soundtrack is not None) is wanted
+    assert generation_request(task, TaskImages(), 1).soundtrack is None  # the default: off

@@ -174,6 +174,9 @@ def test_the_registry_answers_for_pixverse_and_one_model_per_engine() -> None:
             "cinefuse:wan2.2-ti2v@1",
             "cinefuse:wan2.2-a14b@1",
             "cinefuse:ltx-distilled@1",
+            "cinefuse:hunyuanvideo1.5@1",
+            "cinefuse:ltx2@1",
+            "cinefuse:ltx2-distilled@1",
         ]
     )
     assert all(caps.model_id == model_id for model_id, caps in MODELS.items())
@@ -187,7 +190,17 @@ def test_the_registry_answers_for_pixverse_and_one_model_per_engine() -> None:
         "cinefuse:wan2.2-ti2v@1": "wan",
         "cinefuse:wan2.2-a14b@1": "wan-a14b",
         "cinefuse:ltx-distilled@1": "ltx",
+        "cinefuse:hunyuanvideo1.5@1": "hunyuan",
+        "cinefuse:ltx2@1": "ltx2",
+        "cinefuse:ltx2-distilled@1": "ltx2-distilled",
     }
+
+
+def test_ltx2_goes_to_1080p_with_sound_and_pixverse_is_silent() -> None:
+    ltx2, distilled = MODELS["cinefuse:ltx2@1"], MODELS["cinefuse:ltx2-distilled@1"]
+    assert "1080p" in ltx2.resolutions and ltx2.durations == tuple(range(1, 11))
+    assert ltx2.audio and distilled.audio and not MODELS["pixverse:1@3"].audio
+    assert ltx2.max_reference_images == 0 and distilled.price_scale < ltx2.price_scale
 
 
 def test_the_engine_models_have_their_own_limits() -> None:
@@ -197,6 +210,13 @@ def test_the_engine_models_have_their_own_limits() -> None:
     assert (ti2v.max_frame_images, ti2v.max_reference_images) == (1, 0)
     assert ltx.max_reference_images == 0 and wan.max_reference_images == 3
     assert MODELS["cinefuse:preview@1"].sizes == PIXVERSE_V45.sizes
+
+
+def test_hunyuanvideo_takes_one_frame_image_up_to_720p_and_5_s() -> None:
+    hunyuan = MODELS["cinefuse:hunyuanvideo1.5@1"]
+    assert hunyuan.durations == (1, 2, 3, 4, 5) and hunyuan.resolutions == ("360p", "540p", "720p")
+    assert (hunyuan.max_frame_images, hunyuan.max_reference_images) == (1, 0)
+    assert hunyuan.fps == (16, 24) and hunyuan.default_fps == 24
 
 
 @pytest.mark.parametrize("model_id", ["pixverse:1@4", "PIXVERSE:1@3", "", "runware:100@1"])

@@ -31,6 +31,9 @@ ALL_MODELS = sorted(
         "cinefuse:wan2.2-ti2v@1",
         "cinefuse:wan2.2-a14b@1",
         "cinefuse:ltx-distilled@1",
+        "cinefuse:hunyuanvideo1.5@1",
+        "cinefuse:ltx2@1",
+        "cinefuse:ltx2-distilled@1",
     ]
 )
 TASK_UUID = "6f1c2e9a-3b4d-4c5e-8f60-718293a4b5c6"

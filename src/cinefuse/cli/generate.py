@@ -173,7 +173,7 @@ def _render_one(
     from cinefuse.media.video import encode_frames
 
     seed = task.result_seed(index)
-    request = generation_request(task, images, seed)
+    request = generation_request(task, images, seed, settings.sound)
     started = time.perf_counter()
     with progress_display() as progress:
         label = f"{engine.name} {request.width}x{request.height}, {request.num_frames} frames"
@@ -197,6 +197,7 @@ def _render_one(
             fps=task.fps,
             quality=task.output_quality,
             x264_preset=settings.x264_preset,
+            soundtrack=request.soundtrack,
         )
         progress.update(bar, completed=100)
     elapsed = time.perf_counter() - started

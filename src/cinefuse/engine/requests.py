@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from cinefuse.engine.inputs import TaskImages
 from cinefuse.generation.base import GenerationRequest
+from cinefuse.media.audio import Soundtrack
 from cinefuse.models.capabilities import ModelCapabilities, Size
 from cinefuse.models.registry import require_model
 from cinefuse.schemas.tasks import VideoInferenceTask
+from cinefuse.settings import SoundMode
 
 
 def output_size(task: VideoInferenceTask, caps: ModelCapabilities, images: TaskImages) -> Size:
@@ -32,9 +34,13 @@ def output_size(task: VideoInferenceTask, caps: ModelCapabilities, images: TaskI
     return caps.size_for_image(task.resolution, width, height)
 
 
-def generation_request(task: VideoInferenceTask, images: TaskImages, seed: int) -> GenerationRequest:
-    """The engine request for one result of ``task`` with ``seed``."""
+def generation_request(
+    task: VideoInferenceTask, images: TaskImages, seed: int, sound: SoundMode = "off"
+) -> GenerationRequest:
+    """The engine request for one result of ``task`` with ``seed``; with a soundtrack for
+    the engine's sound where ``sound`` (``CINEFUSE_SOUND``) wants it for the task's model."""
     caps = require_model(task.model)
+    wanted = sound == "always" or (sound == "auto" and caps.audio)
     width, height = output_size(task, caps, images)
     return GenerationRequest(
         prompt=task.positive_prompt,
@@ -55,4 +61,5 @@ def generation_request(task: VideoInferenceTask, images: TaskImages, seed: int) 
         guidance=task.guidance,
         control_video=images.control,
         control_required=task.control_required,
+        soundtrack=Soundtrack() if wanted else None,
     )

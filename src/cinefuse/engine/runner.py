@@ -41,6 +41,7 @@ from cinefuse.models.registry import require_model
 from cinefuse.owners import new_owner, process_alive
 from cinefuse.safety.guard import ContentGuard
 from cinefuse.schemas.tasks import VideoInferenceTask
+from cinefuse.settings import SoundMode
 from cinefuse.storage.base import MediaStore
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,8 @@ class RunnerContext:
     job_timeout: float = 3_600.0
     default_ttl: int = 86_400
     x264_preset: str = "veryfast"
+    #: ``CINEFUSE_SOUND``: which clips carry the sound their engine makes.
+    sound: SoundMode = "auto"
     owner: str = field(default_factory=new_owner)
     #: Set by the pool on shutdown: running jobs give their lease back.
     stopping: Callable[[], bool] = lambda: False
@@ -225,7 +228,7 @@ def _render(
     heartbeat: _Heartbeat,
 ) -> ResultOutcome:
     """Generate, check, encode and store one result; a flagged one is that result's failure."""
-    request = generation_request(task, images, result.seed)
+    request = generation_request(task, images, result.seed, ctx.sound)
     media_key = f"videos/{result.video_uuid}.{extension(task.output_format)}"
     frames = engine.generate(request, heartbeat)
     if task.safety_mode != "none":
@@ -244,6 +247,7 @@ def _render(
                 fps=task.fps,
                 quality=task.output_quality,
                 x264_preset=ctx.x264_preset,
+                soundtrack=request.soundtrack,
             )
             heartbeat.beat()  # still ours? (checked again, atomically, by finish_result)
             ctx.media.put_file(media_key, encoded.path, encoded.content_type)

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from cinefuse.media.audio import Soundtrack
 from cinefuse.media.frames import Frame
 from cinefuse.models.capabilities import MotionMode
 
@@ -72,6 +73,9 @@ class GenerationRequest:
     #: (``InferenceError``); otherwise (a remix) such an engine renders without it.
     control_video: tuple[Frame, ...] = field(default_factory=tuple)
     control_required: bool = False
+    #: Where an engine that makes sound (LTX-2) puts it, before its first frame; None: the
+    #: clip is silent (``CINEFUSE_SOUND``), and such an engine need not decode its audio.
+    soundtrack: Soundtrack | None = field(default=None, compare=False)
 
     @property
     def duration(self) -> float:

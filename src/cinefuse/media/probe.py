@@ -40,6 +40,29 @@ def probe(path: Path | str) -> VideoProbe:
         )
 
 
+@dataclass(frozen=True)
+class AudioProbe:
+    codec: str  # "aac", "opus"
+    sample_rate: int
+    channels: int
+    duration: float  # seconds: the samples actually decoded / sample_rate
+    peak: float  # the largest absolute sample (0.0: silence)
+
+
+def probe_audio(path: Path | str) -> AudioProbe | None:
+    """The file's first audio stream, decoded; None when it has none."""
+    with av.open(str(path)) as container:
+        if not container.streams.audio:
+            return None
+        stream = container.streams.audio[0]
+        samples, peak = 0, 0.0
+        for frame in container.decode(stream):
+            samples += frame.samples
+            peak = max(peak, float(np.abs(frame.to_ndarray()).max(initial=0.0)))
+        rate = stream.codec_context.sample_rate
+        return AudioProbe(stream.codec_context.name, rate, stream.codec_context.channels, samples / rate, peak)
+
+
 def read_frames(path: Path | str) -> list[npt.NDArray[np.uint8]]:
     """Decode every frame to RGB (tests only: holds the whole clip)."""
     with av.open(str(path)) as container:

@@ -13,7 +13,9 @@ MOV      mov         libx264    yuv420p, QuickTime container
 =======  ==========  =========  =============================================
 
 ``outputQuality`` (20..99) maps monotonically onto the codec's CRF: higher quality
-means a lower CRF, hence a larger file.
+means a lower CRF, hence a larger file. With a ``Soundtrack`` that holds audio when the
+first frame arrives, the file gets an audio stream too, encoded along with the frames
+(``media/audio.py``: AAC in MP4 and MOV, Opus in WEBM).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from cinefuse.media.audio import AudioWriter, Soundtrack
 from cinefuse.models.capabilities import OutputFormat
 
 QUALITY_MIN = 20
@@ -91,11 +94,16 @@ class VideoEncoder:
         quality: int = 95,
         x264_preset: str = DEFAULT_X264_PRESET,
         threads: int = 0,
+        soundtrack: Soundtrack | None = None,
     ) -> None:
         container_name, codec, self.content_type, _ = FORMATS[fmt]
         self.path = Path(path)
         self.width, self.height = width, height
         self.frames = 0
+        self._container_name = container_name
+        self._fps = fps
+        self._soundtrack = soundtrack
+        self._audio: AudioWriter | None = None
         options = {"movflags": "faststart"} if fmt == "MP4" else {}
         self._container = av.open(str(self.path), mode="w", format=container_name, options=options)
         stream = self._container.add_stream(codec, rate=Fraction(fps, 1))
@@ -118,13 +126,24 @@ class VideoEncoder:
         yuv = np.asarray(cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420), dtype=np.uint8)
         video_frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         video_frame.pts = self.frames
+        if self.frames == 0 and self._soundtrack is not None and (audio := self._soundtrack.audio) is not None:
+            # Before the first packet: the container's streams are fixed when it writes its header.
+            self._audio = AudioWriter(self._container, self._container_name, audio, self._fps)
         for packet in self._stream.encode(video_frame):
             self._container.mux(packet)
         self.frames += 1
+        if self._audio is not None:
+            self._audio.advance(self.frames)
+
+    @property
+    def has_audio(self) -> bool:
+        return self._audio is not None
 
     def close(self) -> EncodedVideo:
         for packet in self._stream.encode(None):
             self._container.mux(packet)
+        if self._audio is not None:
+            self._audio.finish(self.frames)
         self._container.close()
         return EncodedVideo(self.path, self.content_type, self.path.stat().st_size, self.frames)
 
@@ -155,9 +174,14 @@ def encode_frames(
     fps: int,
     quality: int = 95,
     x264_preset: str = DEFAULT_X264_PRESET,
+    soundtrack: Soundtrack | None = None,
 ) -> EncodedVideo:
-    """Encode an iterable of frames (consumed lazily) to ``path``."""
-    encoder = VideoEncoder(path, fmt=fmt, width=width, height=height, fps=fps, quality=quality, x264_preset=x264_preset)
+    """Encode an iterable of frames (consumed lazily) to ``path``, with the audio that
+    ``soundtrack`` holds by the first frame."""
+    encoder = VideoEncoder(
+        path, fmt=fmt, width=width, height=height, fps=fps, quality=quality, x264_preset=x264_preset,
+        soundtrack=soundtrack,
+    )  # fmt: skip
     with encoder:
         for frame in frames:
             encoder.write(frame)

@@ -57,6 +57,9 @@ class ModelCapabilities:
     price_scale: float = 1.0
     #: One line for people choosing a model (the studio, the docs).
     description: str = ""
+    #: The model makes a sound track with its video (LTX-2); whether a clip carries it is
+    #: ``CINEFUSE_SOUND``'s choice (``engine.requests.generation_request``).
+    audio: bool = False
 
     @property
     def resolutions(self) -> tuple[str, ...]:

@@ -4,7 +4,8 @@
 can ask for the fast engine or the CPU preview explicitly. They take the same request
 fields and PixVerse settings (``providerSettings.pixverse``), with the limits of their
 model: the Wan models were trained on clips of up to 5 s (121 frames at 24 fps), the
-LTX-Video distilled one on up to 10 s; both go to 720p.
+LTX-Video distilled one on up to 10 s; both go to 720p. LTX-2 goes to 1080p and 10 s, with
+sound.
 """
 
 from __future__ import annotations
@@ -79,4 +80,35 @@ LTX_DISTILLED = _neural(
     description="LTX-Video distilled: the fast engine, few steps, keyframes first and last.",
 )
 
-CINEFUSE_MODELS = (PREVIEW, WAN, WAN22_TI2V, WAN22_A14B, LTX_DISTILLED)
+#: LTX-2 makes 1080p through its two-stage recipe, and its clips carry sound (CINEFUSE_SOUND).
+LTX2 = _neural(
+    "cinefuse:ltx2@1",
+    "ltx2",
+    _LTX_DURATIONS,
+    sizes=size_tiers(),
+    provider_setting_max_resolution="1080p",
+    max_reference_images=0,
+    audio=True,
+    description="LTX-2: video with its sound in one model, up to 1080p and 10 s, keyframes first and last.",
+)
+LTX2_DISTILLED = replace(
+    LTX2,
+    model_id="cinefuse:ltx2-distilled@1",
+    engine="ltx2-distilled",
+    price_scale=0.5,
+    description="LTX-2 distilled: video with sound in 8 + 3 steps, the fast LTX-2.",
+)
+
+#: HunyuanVideo 1.5: 121 frames at 24 fps (5 s) up to 720p, one frame image (first, or last
+#: alone), no reference images (the published checkpoints condition on one frame at most).
+HUNYUAN15 = _neural(
+    "cinefuse:hunyuanvideo1.5@1",
+    "hunyuan",
+    _WAN_DURATIONS,
+    max_frame_images=1,
+    max_reference_images=0,
+    price_scale=1.5,
+    description="HunyuanVideo 1.5: Tencent's 8.3B model for text or a first frame, up to 720p and 5 s.",
+)
+
+CINEFUSE_MODELS = (PREVIEW, WAN, WAN22_TI2V, WAN22_A14B, LTX_DISTILLED, LTX2, LTX2_DISTILLED, HUNYUAN15)

@@ -15,6 +15,16 @@ after asking the pipelines for latents).
 * LTX-Video's VAE is not causal: ``iter_decode_ltx`` runs diffusers' own temporal tiling
   (``use_framewise_decoding``) and yields each blended chunk as soon as the next tile is
   decoded: bit-identical to ``vae.decode`` with framewise decoding.
+* HunyuanVideo 1.5's VAE is causal too (causal convolutions, replicate-padded in front; the
+  mid-block's attention masked to earlier frames; the first frame upsampled alone), but its
+  decoder keeps no cache. ``iter_decode_hunyuan`` walks the same decoder one latent frame at
+  a time with one: each causal convolution keeps the last frames of its input, each
+  attention the keys and values of the frames before (a frame then attends to all of them,
+  which is the causal mask). Equal to ``vae.decode`` up to float rounding (a convolution
+  over a few frames may sum in another order than over the whole clip; in float64 the two
+  agree to 1e-13, verified on diffusers 0.42.1), tiled (``CINEFUSE_VAE_TILING``:
+  diffusers' spatial tiles, each with its own cache, blended as ``tiled_decode`` blends
+  them) or not. It reads the decoder's modules, not a cache API, hence the pinned version.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from cinefuse.media.frames import Frame
 
@@ -141,8 +152,12 @@ def prepare_ltx_decode(vae: Any) -> None:
 
 
 def ltx_tiles(vae: Any, latent_frames: int) -> int:
-    """How many chunks ``iter_decode_ltx`` yields for ``latent_frames`` latent frames."""
-    return len(range(0, latent_frames, vae.tile_sample_stride_num_frames // vae.temporal_compression_ratio))
+    """How many chunks of ``iter_decode_ltx`` hold frames, for ``latent_frames`` latent
+    frames: the first brings a stride and one frame, each later one a stride, until the
+    clip's frames are out (the tiles after that yield empty chunks, which nobody reads)."""
+    frames = (latent_frames - 1) * int(vae.temporal_compression_ratio) + 1
+    stride = int(vae.tile_sample_stride_num_frames)
+    return 1 + max(0, -(-(frames - stride - 1) // stride))
 
 
 @torch.inference_mode()
@@ -176,6 +191,133 @@ def iter_decode_ltx(vae: Any, z: Tensor, temb: Tensor | None) -> Iterator[Tensor
         out = out[:, :, : max(0, total - emitted)]
         emitted += out.shape[2]
         yield out.clamp(-1.0, 1.0)
+
+
+def _hunyuan_conv(conv: Any, x: Tensor, state: dict[int, Any]) -> Tensor:
+    """``HunyuanVideo15CausalConv3d`` on the next frames ``x``: its input's last frames from
+    ``state`` (the replicated first frame before the first chunk), then the convolution."""
+    pad = conv.time_causal_padding
+    keep = pad[4]
+    previous = state.get(id(conv))
+    if previous is None:
+        frames = F.pad(x, (0, 0, 0, 0, keep, 0), mode=conv.pad_mode) if keep else x
+    else:
+        frames = torch.cat([previous, x], dim=2)
+    if keep:
+        state[id(conv)] = frames[:, :, -keep:]
+    out: Tensor = conv.conv(F.pad(frames, (*pad[:4], 0, 0), mode=conv.pad_mode))
+    return out
+
+
+def _hunyuan_resnet(block: Any, x: Tensor, state: dict[int, Any]) -> Tensor:
+    h = _hunyuan_conv(block.conv1, block.nonlinearity(block.norm1(x)), state)
+    h = _hunyuan_conv(block.conv2, block.nonlinearity(block.norm2(h)), state)
+    shortcut: Tensor = x if block.conv_shortcut is None else block.conv_shortcut(x)
+    return h + shortcut
+
+
+def _hunyuan_attention(block: Any, x: Tensor, state: dict[int, Any]) -> Tensor:
+    """The mid-block's attention for one latent frame: its queries against the keys and
+    values of every frame so far (the causal mask's rows for that frame)."""
+    normed = block.norm(x)
+    batch, channels, frames, height, width = normed.shape
+
+    def tokens(t: Tensor) -> Tensor:
+        return t.reshape(batch, channels, frames * height * width).permute(0, 2, 1).unsqueeze(1)
+
+    query, key, value = tokens(block.to_q(normed)), tokens(block.to_k(normed)), tokens(block.to_v(normed))
+    previous = state.get(id(block))
+    if previous is not None:
+        key, value = torch.cat([previous[0], key], dim=2), torch.cat([previous[1], value], dim=2)
+    state[id(block)] = (key, value)
+    out = F.scaled_dot_product_attention(query, key, value)
+    out = out.squeeze(1).reshape(batch, frames, height, width, channels).permute(0, 4, 1, 2, 3)
+    result: Tensor = block.proj_out(out) + x
+    return result
+
+
+def _hunyuan_upsample(up: Any, x: Tensor, state: dict[int, Any]) -> Tensor:
+    """``HunyuanVideo15Upsample``: the clip's first frame is upsampled alone in space (as the
+    module does for frame 0), every later one in space and time."""
+    first = id(up) not in state
+    state[id(up)] = True
+    h = _hunyuan_conv(up.conv, x, state)
+    rearrange = up._dcae_upsample_rearrange
+    if up.add_temporal_upsample and first:
+        h_first = rearrange(h[:, :, :1], r1=1, r2=2, r3=2)
+        h = torch.cat([h_first[:, : h_first.shape[1] // 2], rearrange(h[:, :, 1:], r1=2, r2=2, r3=2)], dim=2)
+        x_first = rearrange(x[:, :, :1], r1=1, r2=2, r3=2).repeat_interleave(repeats=up.repeats // 2, dim=1)
+        x_next = rearrange(x[:, :, 1:], r1=2, r2=2, r3=2).repeat_interleave(repeats=up.repeats, dim=1)
+        return h + torch.cat([x_first, x_next], dim=2)
+    r1 = 2 if up.add_temporal_upsample else 1
+    shortcut = rearrange(x.repeat_interleave(repeats=up.repeats, dim=1), r1=r1, r2=2, r3=2)
+    result: Tensor = rearrange(h, r1=r1, r2=2, r3=2) + shortcut
+    return result
+
+
+def _hunyuan_decoder(decoder: Any, z: Tensor, state: dict[int, Any]) -> Tensor:
+    """``HunyuanVideo15Decoder3D.forward`` on the next latent frame, carrying ``state``."""
+    h = _hunyuan_conv(decoder.conv_in, z, state) + z.repeat_interleave(repeats=decoder.repeat, dim=1)
+    mid = decoder.mid_block
+    h = _hunyuan_resnet(mid.resnets[0], h, state)
+    for attention, resnet in zip(mid.attentions, mid.resnets[1:], strict=True):
+        if attention is not None:
+            h = _hunyuan_attention(attention, h, state)
+        h = _hunyuan_resnet(resnet, h, state)
+    for block in decoder.up_blocks:
+        for resnet in block.resnets:
+            h = _hunyuan_resnet(resnet, h, state)
+        for upsampler in block.upsamplers or ():
+            h = _hunyuan_upsample(upsampler, h, state)
+    return _hunyuan_conv(decoder.conv_out, decoder.conv_act(decoder.norm_out(h)), state)
+
+
+@torch.inference_mode()
+def iter_decode_hunyuan(vae: Any, z: Tensor) -> Iterator[Tensor]:
+    """Pixel chunks ``[B, 3, t, H, W]`` of HunyuanVideo 1.5 latents ``[B, C, T, h, w]``
+    (already divided by the scaling factor), one per latent frame (1 frame, then 4), on
+    ``z``'s device (the VAE must be there). Tiled when the VAE's tiling is on and the latents
+    are larger than a tile, as ``vae.decode`` would."""
+    height, width = z.shape[-2:]
+    if vae.use_tiling and (width > vae.tile_latent_min_width or height > vae.tile_latent_min_height):
+        yield from _iter_decode_hunyuan_tiled(vae, z)
+        return
+    state: dict[int, Any] = {}
+    for index in range(z.shape[2]):
+        yield _hunyuan_decoder(vae.decoder, z[:, :, index : index + 1], state)
+
+
+def _iter_decode_hunyuan_tiled(vae: Any, z: Tensor) -> Iterator[Tensor]:
+    """``AutoencoderKLHunyuanVideo15.tiled_decode`` one latent frame at a time: its tiles,
+    each with its own state, blended in its order (the blends write into the tiles)."""
+    _, _, frames, height, width = z.shape
+    tile_h, tile_w = vae.tile_latent_min_height, vae.tile_latent_min_width
+    stride_h = int(tile_h * (1 - vae.tile_overlap_factor))
+    stride_w = int(tile_w * (1 - vae.tile_overlap_factor))
+    blend_h = int(vae.tile_sample_min_height * vae.tile_overlap_factor)
+    blend_w = int(vae.tile_sample_min_width * vae.tile_overlap_factor)
+    limit_h, limit_w = vae.tile_sample_min_height - blend_h, vae.tile_sample_min_width - blend_w
+    origins_h, origins_w = range(0, height, stride_h), range(0, width, stride_w)
+    states: dict[tuple[int, int], dict[int, Any]] = {(i, j): {} for i in origins_h for j in origins_w}
+    for k in range(frames):
+        rows = [
+            [
+                _hunyuan_decoder(vae.decoder, z[:, :, k : k + 1, i : i + tile_h, j : j + tile_w], states[(i, j)])
+                for j in origins_w
+            ]
+            for i in origins_h
+        ]
+        result_rows = []
+        for i, row in enumerate(rows):
+            result_row = []
+            for j, tile in enumerate(row):
+                if i > 0:
+                    tile = vae.blend_v(rows[i - 1][j], tile, blend_h)
+                if j > 0:
+                    tile = vae.blend_h(row[j - 1], tile, blend_w)
+                result_row.append(tile[:, :, :, :limit_h, :limit_w])
+            result_rows.append(torch.cat(result_row, dim=-1))
+        yield torch.cat(result_rows, dim=-2)
 
 
 def to_frames(chunk: Tensor) -> Iterator[Frame]:

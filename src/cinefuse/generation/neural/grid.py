@@ -63,6 +63,14 @@ WAN21_480P_GRID = GridRule(16, 4, 16, min_frames=5, max_size=(832, 480), max_fra
 WAN22_A14B_GRID = GridRule(16, 4, 16, min_frames=5, max_size=(1280, 720), max_frames=81, name="Wan 2.2 A14B")
 #: LTX-Video 0.9.7/0.9.8: up to 720p (1280x736 on its 32 px grid), 257 frames at 24 fps.
 LTX_GRID = GridRule(32, 8, 24, max_size=(1280, 736), max_frames=257, name="LTX-Video")
+#: LTX-2: VAE 32x spatial and 8x temporal, 24 fps; its two-stage recipe makes 1080p (1920x1088
+#: on the grid); 257 frames (10.7 s) is the cap here, half of the 20 s it was trained up to.
+LTX2_GRID = GridRule(32, 8, 24, max_size=(1920, 1088), max_frames=257, name="LTX-2")
+#: HunyuanVideo 1.5: VAE 16x spatial and 4x temporal, patch 1 (a 16 px grid), 121 frames at
+#: 24 fps (the published ``video_length``); the 720p folders are trained at target size 960
+#: (1280x720's area), the 480p ones at 640 (848x480 on the grid).
+HUNYUAN15_720P_GRID = GridRule(16, 4, 24, max_size=(1280, 720), max_frames=121, name="HunyuanVideo 1.5 720p")
+HUNYUAN15_480P_GRID = GridRule(16, 4, 24, max_size=(848, 480), max_frames=121, name="HunyuanVideo 1.5 480p")
 #: A Wan 2.1 transformer this wide or wider is a 14B (720p) model; narrower, the 1.3B.
 WAN21_720P_MIN_DIM = 5120
 
@@ -168,11 +176,15 @@ def describe_cap(rule: GridRule) -> str:
 
 def native_rule(folder: Path) -> GridRule:
     """The grid and cap of the model in the weights folder ``folder``, from its configs
-    (nothing loaded): LTX-Video's VAE, Wan 2.2's (48 latent channels), Wan 2.2 A14B's (two
-    experts), or Wan 2.1's with a 14B or a 1.3B transformer."""
+    (nothing loaded): LTX-Video's VAE, HunyuanVideo 1.5's, Wan 2.2's (48 latent channels),
+    Wan 2.2 A14B's (two experts), or Wan 2.1's with a 14B or a 1.3B transformer."""
     vae = read_config(folder, "vae")
+    if vae.get("_class_name") == "AutoencoderKLLTX2Video":
+        return LTX2_GRID
     if str(vae.get("_class_name", "")).startswith("AutoencoderKLLTX"):
         return LTX_GRID
+    if vae.get("_class_name") == "AutoencoderKLHunyuanVideo15":
+        return hunyuan_rule(vae, read_config(folder, "transformer"))
     if vae.get("z_dim") == 48:
         return WAN22_GRID
     if has_two_experts(folder):
@@ -180,6 +192,21 @@ def native_rule(folder: Path) -> GridRule:
     transformer = read_config(folder, "transformer")
     dim = int(transformer.get("num_attention_heads", 0)) * int(transformer.get("attention_head_dim", 0))
     return WAN21_GRID if dim >= WAN21_720P_MIN_DIM else WAN21_480P_GRID
+
+
+def hunyuan_rule(vae: dict[str, object], transformer: dict[str, object]) -> GridRule:
+    """HunyuanVideo 1.5's grid from its VAE and transformer configs: 720p or 480p by the
+    transformer's ``target_size``, the side and frame step by the compressions and patch."""
+    target = transformer.get("target_size", 640)
+    rule = HUNYUAN15_720P_GRID if isinstance(target, int) and target >= 960 else HUNYUAN15_480P_GRID
+
+    def number(config: dict[str, object], key: str, default: int) -> int:
+        value = config.get(key, default)
+        return value if isinstance(value, int) else default
+
+    side = number(vae, "spatial_compression_ratio", 16) * number(transformer, "patch_size", 1)
+    step = number(vae, "temporal_compression_ratio", 4) * number(transformer, "patch_size_t", 1)
+    return replace(rule, side_multiple=side, frame_step=step)
 
 
 def has_two_experts(folder: Path) -> bool:

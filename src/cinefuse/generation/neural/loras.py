@@ -45,22 +45,53 @@ _QUERY_DOWN = re.compile(
 class LoraBase:
     """The model a LoRA was trained on: the transformer family and its hidden size."""
 
-    family: str  # "wan" | "ltx"
+    family: str  # "wan" | "ltx" | "ltx2"
     dim: int
 
 
-def read_base(weights: Path) -> LoraBase | None:
+#: HunyuanVideo 1.5's first double-stream block's image query projection (down matrix), in
+#: diffusers' layout (``transformer_blocks.0.attn.to_q.lora_A``) and the original one
+#: (``double_blocks.0.img_attn_q.lora_A``, ComfyUI's with ``diffusion_model.``). HunyuanVideo
+#: 1.0 and Flux share diffusers' names but have single-stream blocks too: those are not it.
+_HUNYUAN_QUERY_DOWN = re.compile(
+    r"(?:transformer_blocks[._]0[._]attn[._]to_q|double_blocks[._]0[._]img_attn_q)[._](?:lora_A|lora_down)\.weight$"
+)
+_SINGLE_STREAM = re.compile(r"single_(?:transformer_)?blocks[._]")
+
+
+def _hunyuan_base(header: dict[str, Any]) -> LoraBase | None:
+    """``LoraBase("hunyuan", width)`` for a HunyuanVideo 1.5 LoRA's header, else None."""
+    if any(_SINGLE_STREAM.search(name) for name in header):
+        return None
+    for key, entry in header.items():
+        if _HUNYUAN_QUERY_DOWN.search(key) and isinstance(entry, dict) and len(entry.get("shape", ())) == 2:
+            return LoraBase("hunyuan", int(entry["shape"][1]))
+    return None
+
+
+#: Modules only LTX-2's joint audio and video transformer has.
+_LTX2_AUDIO = re.compile(r"[._](?:audio_attn1|audio_attn2|audio_to_video_attn|video_to_audio_attn|audio_ff)[._]")
+
+
+def read_base(weights: Path, family: str | None = None) -> LoraBase | None:
     """The base model of a LoRA weights file, from its safetensors header (None when the
-    key layout is not one this reads)."""
+    key layout is not one this reads). LTX-Video and LTX-2 share the ``transformer_blocks``
+    layout (and 4096 wide at 13B and 19B): a LoRA touching LTX-2's audio modules is an LTX-2
+    LoRA; a video-only one names its family in ``lora.json`` (``"family": "ltx2"``)."""
     try:
         header = read_safetensors_header(weights)
     except (OSError, ValueError):
         return None
+    hunyuan = _hunyuan_base(header)
+    if hunyuan is not None:
+        return LoraBase(family or hunyuan.family, hunyuan.dim)
     for key, entry in header.items():
         match = _QUERY_DOWN.search(key)
         if match and isinstance(entry, dict) and len(entry.get("shape", ())) == 2:
-            family = "ltx" if match.group("blocks") == "transformer_blocks" else "wan"
-            return LoraBase(family, int(entry["shape"][1]))
+            found = "ltx" if match.group("blocks") == "transformer_blocks" else "wan"
+            if found == "ltx" and any(_LTX2_AUDIO.search(name) for name in header):
+                found = "ltx2"
+            return LoraBase(family or found, int(entry["shape"][1]))
     return None
 
 
@@ -125,7 +156,8 @@ def read_lora(folder: Path) -> LoraInfo | None:
     if not weight_name or not (folder / weight_name).is_file():
         return None
     roles = meta.get("roles")
-    base = read_base(folder / weight_name)
+    family = meta.get("family")
+    base = read_base(folder / weight_name, str(family) if family else None)
     # Without ``roles``, a LoRA whose base is known is offered to every role (the base then
     # decides); one whose base is unknown to the Wan roles, as before bases were read.
     default_roles = frozenset(ROLES) if base is not None else _WAN_ROLES
@@ -167,4 +199,7 @@ def transformer_base(folder: Path) -> LoraBase | None:
     heads, head_dim = config.get("num_attention_heads"), config.get("attention_head_dim")
     if not name or not isinstance(heads, int) or not isinstance(head_dim, int):
         return None
-    return LoraBase("ltx" if name.startswith("LTX") else "wan", heads * head_dim)
+    if name.startswith("HunyuanVideo15"):
+        return LoraBase("hunyuan", heads * head_dim)
+    family = "ltx2" if name.startswith("LTX2") else "ltx" if name.startswith("LTX") else "wan"
+    return LoraBase(family, heads * head_dim)

@@ -70,7 +70,8 @@ COLLECTIVE_TIMEOUT = timedelta(minutes=10)
 #: Transformers whose diffusers context-parallel plan renders correctly here (tested: the
 #: sharded clip matches the unsharded one). LTX-Video's plan fails under the condition
 #: pipeline in diffusers 0.42.1 (the cross-attention mask's shape after the all-to-all), and
-#: VACE has no plan: those run on the leader alone.
+#: VACE has no plan; LTX-2's plan splits the video tokens and not the audio stream that
+#: attends to them: those run on the leader alone.
 SHARDABLE = frozenset({"WanTransformer3DModel"})
 
 #: Seconds between a waiting follower's checks that its leader still lives.

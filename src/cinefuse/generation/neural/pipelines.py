@@ -57,17 +57,20 @@ Stage = Literal["encode", "denoise", "denoise_low", "upsample", "decode"]
 #: the image encoder: the image-to-video pipelines encode their conditions inside the call.
 #: A two-expert model (Wan 2.2 A14B) denoises with its high-noise expert (``transformer``)
 #: and then its low-noise one (``transformer_2``, ``denoise_low``): one expert at a time
-#: need fit, the other waits in host memory when the budget says so.
+#: need fit, the other waits in host memory when the budget says so. Encoding takes both
+#: text encoders of a model that has two (HunyuanVideo 1.5: Qwen2.5-VL and the ByT5 glyph one).
+#: LTX-2 denoises with its text connectors and its audio VAE's statistics, and decodes its
+#: sound with the audio VAE and the vocoder.
 STAGES: dict[Stage, tuple[str, ...]] = {
-    "encode": ("text_encoder",),
-    "denoise": ("transformer", "image_encoder", "vae"),
+    "encode": ("text_encoder", "text_encoder_2"),
+    "denoise": ("transformer", "image_encoder", "vae", "connectors", "audio_vae"),
     "denoise_low": ("transformer_2", "image_encoder", "vae"),
     "upsample": ("latent_upsampler",),
-    "decode": ("vae",),
+    "decode": ("vae", "audio_vae", "vocoder"),
 }
 #: Components that are never shared between folders (each folder's own model).
 _OWN = frozenset({"transformer", "transformer_2"})
-_CONFIG_ONLY = ("scheduler", "tokenizer", "image_processor", "feature_extractor")
+_CONFIG_ONLY = ("scheduler", "tokenizer", "image_processor", "feature_extractor", "guider")
 _BYTES = {torch.float32: 4, torch.bfloat16: 2, torch.float16: 2}
 
 
@@ -127,6 +130,24 @@ class PipelineCache:
                 quantize.require_backend(self.settings, self.device)
                 self.preflight(folder)
                 loaded = self._models[folder] = self._load(folder, weights.role, components or {})
+            return loaded
+
+    def load_part(self, folder: Path, subfolder: str, model_class: type[Any]) -> LoadedModel:
+        """A model a weights folder carries beside its pipeline, without a pipeline of its own
+        (LTX-2's ``latent_upsampler/``): loaded once, as a ``LoadedModel`` of that one
+        component, named ``subfolder``. Raises ``InferenceError`` naming what broke."""
+        key = folder / subfolder
+        with self._lock:
+            loaded = self._models.get(key)
+            if loaded is None:
+                try:
+                    with gpu_errors(f"loading {folder.name}/{subfolder}"):
+                        module = model_class.from_pretrained(str(key), torch_dtype=self.dtype).eval()
+                except InferenceError:
+                    raise
+                except Exception as exc:
+                    raise InferenceError(f"Weights in {key} cannot be loaded: {type(exc).__name__}: {exc}") from None
+                loaded = self._models[key] = LoadedModel(key, _Parts({subfolder: module}))
             return loaded
 
     def use(self, loaded: LoadedModel, stage: Stage) -> None:
@@ -257,6 +278,13 @@ class PipelineCache:
                 self.residency.forget(loaded.modules().values())
             self._models.clear()
             self._components.clear()
+
+
+class _Parts:
+    """Models loaded without a pipeline, with the ``components`` a ``LoadedModel`` reads."""
+
+    def __init__(self, components: dict[str, torch.nn.Module]) -> None:
+        self.components = components
 
 
 def _is_model(name: str, spec: Any) -> bool:

@@ -119,6 +119,11 @@ def cache_config(
             f"cache={kind} is off for two-expert models (Wan 2.2 A14B): a cache hook watches one transformer's"
             " steps, and the experts split them at the boundary, each starting on the other's latents"
         )
+    if type(loaded.transformer).__name__ == "LTX2VideoTransformer3DModel":
+        return None, (
+            f"cache={kind} is off for LTX-2: its blocks carry the video and the audio stream together, which the"
+            " cache hooks of diffusers 0.42.1 are not verified on"
+        )
     if kind == "first_block":
         return diffusers.FirstBlockCacheConfig(threshold=settings.cache_threshold), None
     if kind == "mag":

@@ -38,6 +38,25 @@ ROLE_FOLDERS: dict[Role, tuple[str, ...]] = {
     # Wan 2.2 A14B: two experts per folder (transformer, transformer_2), text and image to video.
     "a14b_text": ("Wan2.2-T2V-A14B-Diffusers",),
     "a14b_image": ("Wan2.2-I2V-A14B-Diffusers",),
+    # LTX-2: joint audio and video; the full model (its latent upsampler and the stage-2
+    # distilled LoRA inside the folder) and the distilled checkpoint (ltx2.py).
+    "ltx2": ("LTX-2",),
+    "ltx2_distilled": ("LTX-2-19b-distilled",),
+    # HunyuanVideo 1.5 (hunyuan.py): text-to-video and image-to-video folders, as
+    # hunyuanvideo-community publishes them; the full models first, then the CFG- and
+    # step-distilled ones (each runs the recipe its folder's configs carry).
+    "hunyuan_text": (
+        "HunyuanVideo-1.5-Diffusers-720p_t2v",
+        "HunyuanVideo-1.5-Diffusers-480p_t2v",
+        "HunyuanVideo-1.5-Diffusers-480p_t2v_distilled",
+    ),
+    "hunyuan_image": (
+        "HunyuanVideo-1.5-Diffusers-720p_i2v",
+        "HunyuanVideo-1.5-Diffusers-480p_i2v",
+        "HunyuanVideo-1.5-Diffusers-720p_i2v_distilled",
+        "HunyuanVideo-1.5-Diffusers-480p_i2v_distilled",
+        "HunyuanVideo-1.5-Diffusers-480p_i2v_step_distilled",
+    ),
 }
 #: The pipeline classes a role's folder may record in ``model_index.json``. A TI2V folder
 #: records ``WanPipeline``; its image-to-video runs load the same folder as
@@ -51,11 +70,15 @@ EXPECTED_PIPELINES: dict[Role, frozenset[str]] = {
     "upscaler": frozenset({"LTXLatentUpsamplePipeline"}),
     "a14b_text": frozenset({"WanPipeline"}),
     "a14b_image": frozenset({"WanImageToVideoPipeline"}),
+    "ltx2": frozenset({"LTX2Pipeline", "LTX2ImageToVideoPipeline", "LTX2ConditionPipeline"}),
+    "ltx2_distilled": frozenset({"LTX2Pipeline", "LTX2ImageToVideoPipeline", "LTX2ConditionPipeline"}),
+    "hunyuan_text": frozenset({"HunyuanVideo15Pipeline"}),
+    "hunyuan_image": frozenset({"HunyuanVideo15ImageToVideoPipeline"}),
 }
 _WEIGHT_SUFFIXES = (".safetensors", ".bin")
 #: Components that hold configs only (every other component's folder must hold weights,
 #: whatever library it comes from: LTX's latent upsampler is recorded as ``ltx``).
-_CONFIG_ONLY = ("scheduler", "tokenizer", "image_processor", "feature_extractor")
+_CONFIG_ONLY = ("scheduler", "tokenizer", "image_processor", "feature_extractor", "guider")
 
 
 class WeightsUnusable(Exception):
