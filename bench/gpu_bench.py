@@ -15,6 +15,16 @@ production grid, followed by the engines' own streaming decode:
     a14b   Wan 2.2 A14B (two 14B experts), 1280x720 x 81, guidance 4
     hunyuan HunyuanVideo 1.5 720p text to video, 1280x720 x 121 (5 s at 24 fps), guidance 6, both text
            encoders (Qwen2.5-VL 7B on a 1000-token prompt, the ByT5 glyph encoder), its causal VAE in bfloat16
+    ltx2   LTX-2 (19B, video and audio latents together), 1280x736 x 121 in one pass at the full size, its
+           full guidance (classifier-free 3, spatio-temporal, modality: several transformer passes a step),
+           30 steps, Gemma 3 12B on a 1024-token prompt; the video decode only (the sound's decode is small)
+    ltx2-distilled  the distilled LTX-2: its 8 sigmas at guidance 1, one pass a step
+
+LTX-2's production recipe runs stage 1 at half the size (a quarter of the tokens) and 3 steps at the
+full size where the folder has its latent upsampler: the one-pass figures are its upper bound. Its
+Gemma encoder moves to the host after encoding (``Case.encoder_to_host``): transformer and encoder
+together are 64 GiB in bfloat16, more than the budget leaves for denoising on an 80 GB card, and the
+budget evicts the encoder there too.
 
 Options (one row each; the model is reused, cache hooks are removed between rows, compiling
 runs last): ``baseline``, ``attention`` (cuDNN attention), ``first_block``, ``mag``,
@@ -73,6 +83,7 @@ from cinefuse.generation.neural.decode import (  # noqa: E402
 )
 from cinefuse.generation.neural.hunyuan import Recipe, register_block_metadata, run_settings  # noqa: E402
 from cinefuse.generation.neural.loaded import LoadedModel  # noqa: E402
+from cinefuse.generation.neural.ltx2 import DISTILLED_SIGMAS, SINGLE_PASS, STG_BLOCK  # noqa: E402
 from cinefuse.settings import Settings  # noqa: E402
 
 OPTIONS = ("baseline", "attention", "first_block", "mag", "taylorseer", "pab", "distill", "vae_tiling", "compile")
@@ -94,6 +105,8 @@ class Case:
     guidance: float
     text_tokens: int
     tiny: dict[str, dict[str, Any]] = field(default_factory=dict)  # config overrides for --tiny
+    #: After encoding, the text encoder moves to the host (the budget's eviction, where both do not fit).
+    encoder_to_host: bool = False
 
 
 _WAN_TINY_TRANSFORMER = {
@@ -151,9 +164,40 @@ CASES: dict[str, Case] = {
                                  "num_heads": 2}},
     ),
 }  # fmt: skip
+_LTX2_TINY: dict[str, dict[str, Any]] = {
+    "transformer": {"in_channels": 8, "out_channels": 8, "num_attention_heads": 2, "attention_head_dim": 8,
+                    "cross_attention_dim": 16, "audio_in_channels": 4, "audio_out_channels": 4,
+                    "audio_num_attention_heads": 2, "audio_attention_head_dim": 4, "audio_cross_attention_dim": 8,
+                    "num_layers": 2, "caption_channels": 16},
+    "connectors": {"caption_channels": 16, "text_proj_in_factor": 3, "video_connector_num_attention_heads": 4,
+                   "video_connector_attention_head_dim": 4, "video_connector_num_layers": 1,
+                   "video_connector_num_learnable_registers": None, "audio_connector_num_attention_heads": 4,
+                   "audio_connector_attention_head_dim": 4, "audio_connector_num_layers": 1,
+                   "audio_connector_num_learnable_registers": None, "connector_rope_base_seq_len": 32},
+    "vae": {"latent_channels": 8, "block_out_channels": [4, 8, 16, 32], "decoder_block_out_channels": [8, 16, 32],
+            "layers_per_block": [1, 1, 1, 1, 1], "decoder_layers_per_block": [1, 1, 1, 1]},
+    "audio_vae": {"base_channels": 4, "ch_mult": [1], "num_res_blocks": 1, "resolution": 32, "latent_channels": 2,
+                  "sample_rate": 1600, "mel_hop_length": 16, "mel_bins": 8},
+    "vocoder": {"in_channels": 16, "hidden_channels": 32, "upsample_kernel_sizes": [8, 8], "upsample_factors": [4, 4],
+                "resnet_kernel_sizes": [3], "resnet_dilations": [[1, 3, 5]], "output_sampling_rate": 1600},
+    "text_encoder": {"text_config": {"vocab_size": 64, "hidden_size": 16, "intermediate_size": 32,
+                                     "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1,
+                                     "head_dim": 8, "max_position_embeddings": 2048, "sliding_window": 64},
+                     "vision_config": {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
+                                       "num_attention_heads": 2, "image_size": 28, "patch_size": 14},
+                     "mm_tokens_per_image": 4, "image_token_index": 63, "boi_token_index": 62, "eoi_token_index": 61},
+}  # fmt: skip
+CASES.update({
+    # LTX-2: one pass at the full size (the module docstring), its full guidance, 30 steps.
+    "ltx2": Case("LTX-2", "LTX2Pipeline", 1280, 736, 121, 30, 3.0, 1024, tiny=_LTX2_TINY, encoder_to_host=True),
+    # The distilled LTX-2: its 8 published sigmas at guidance 1.
+    "ltx2-distilled": Case(
+        "LTX-2-19b-distilled", "LTX2Pipeline", 1280, 736, 121, 8, 1.0, 1024, tiny=_LTX2_TINY, encoder_to_host=True
+    ),
+})  # fmt: skip
 TINY_GRID = {
     "ti2v": (128, 96, 17), "flf2v": (64, 48, 9), "vace": (64, 48, 9), "ltx": (128, 96, 17), "a14b": (64, 48, 9),
-    "hunyuan": (64, 48, 9),
+    "hunyuan": (64, 48, 9), "ltx2": (64, 64, 9), "ltx2-distilled": (64, 64, 9),
 }  # fmt: skip
 #: HunyuanVideo 1.5's prompt: the pipeline pads Qwen2.5-VL's to 1000 tokens after a 108-token system
 #: prompt it crops off, and ByT5's to 256.
@@ -218,6 +262,10 @@ def build_component(kind: str, config: dict[str, Any], device: torch.device, dty
 
     if kind == "LTXLatentUpsamplerModel":
         from diffusers.pipelines.ltx.modeling_latent_upsampler import LTXLatentUpsamplerModel as cls
+    elif kind == "LTX2TextConnectors":
+        from diffusers.pipelines.ltx2 import LTX2TextConnectors as cls
+    elif kind == "LTX2Vocoder":
+        from diffusers.pipelines.ltx2.vocoder import LTX2Vocoder as cls
     else:
         cls = getattr(diffusers, kind, None) or getattr(transformers, kind)
     with init_empty_weights(include_buffers=False):
@@ -225,7 +273,10 @@ def build_component(kind: str, config: dict[str, Any], device: torch.device, dty
             model = cls(cls.config_class(**config))
         else:
             model = cls.from_config(config)
-    return materialise(model, device, dtype, tuple(getattr(cls, "_keep_in_fp32_modules", None) or ()))
+    model = materialise(model, device, dtype, tuple(getattr(cls, "_keep_in_fp32_modules", None) or ()))
+    if kind.startswith("Gemma3"):
+        model.tie_weights()  # the published Gemma ties its head to the embeddings: one copy, as loaded
+    return model
 
 
 def build_pipeline(case: Case, tiny: bool, device: torch.device, dtype: torch.dtype) -> Any:
@@ -278,6 +329,8 @@ def encode(case: Case, pipe: Any, device: torch.device) -> tuple[dict[str, Any],
     negative prompt): (embeddings for the pipeline call, seconds)."""
     if case.pipeline.startswith("HunyuanVideo15"):
         return encode_hunyuan(case, pipe, device)
+    if case.pipeline.startswith("LTX2"):
+        return encode_ltx2(case, pipe, device)
     encoder = pipe.text_encoder
     vocab = encoder.config.vocab_size
     ids = torch.randint(3, vocab, (2, case.text_tokens), device=device)  # prompt and negative prompt
@@ -314,6 +367,25 @@ def encode_hunyuan(case: Case, pipe: Any, device: torch.device) -> tuple[dict[st
               "prompt_embeds_2": hidden_2[:1], "prompt_embeds_mask_2": mask_2[:1],
               "negative_prompt_embeds": hidden[1:], "negative_prompt_embeds_mask": mask[1:],
               "negative_prompt_embeds_2": hidden_2[1:], "negative_prompt_embeds_mask_2": mask_2[1:]}  # fmt: skip
+    return embeds, seconds
+
+
+def encode_ltx2(case: Case, pipe: Any, device: torch.device) -> tuple[dict[str, Any], float]:
+    """LTX-2's encode stage on random ids of the pipeline's prompt length (a prompt and a negative
+    prompt): every Gemma hidden state, stacked and packed as ``encode_prompt`` packs them (the
+    connectors run inside the pipeline call, as in production)."""
+    ids = torch.randint(3, pipe.text_encoder.config.text_config.vocab_size - 8, (2, case.text_tokens), device=device)
+    mask = torch.ones_like(ids)
+    synchronize(device)
+    started = time.perf_counter()
+    with torch.inference_mode():
+        states = pipe.text_encoder(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
+        packed = torch.stack(states, dim=-1).flatten(2, 3).to(pipe.transformer.dtype)
+    synchronize(device)
+    seconds = time.perf_counter() - started
+    embeds = {"prompt_embeds": packed[:1], "prompt_attention_mask": mask[:1]}
+    if case.guidance > 1.0:
+        embeds.update(negative_prompt_embeds=packed[1:], negative_prompt_attention_mask=mask[1:])
     return embeds, seconds
 
 
@@ -359,6 +431,14 @@ def denoise(
     if case.pipeline == "LTXConditionPipeline":
         schedule = {"timesteps": LTX_TIMESTEPS[:steps]} if steps <= len(LTX_TIMESTEPS) else schedule
         schedule["frame_rate"] = 24
+    if case.pipeline.startswith("LTX2"):  # the engine's recipes (generation/neural/ltx2.py)
+        schedule["frame_rate"] = 24.0
+        if guidance > 1.0:
+            schedule["spatio_temporal_guidance_blocks"] = [min(STG_BLOCK, pipe.transformer.config.num_layers - 1)]
+        else:
+            schedule.update({k: v for k, v in SINGLE_PASS.items() if k != "guidance_scale"})
+            if steps == len(DISTILLED_SIGMAS):
+                schedule["sigmas"] = DISTILLED_SIGMAS
     started = time.perf_counter()
     output = pipe(
         height=height, width=width, num_frames=frames, guidance_scale=guidance,
@@ -381,6 +461,10 @@ def decode(case: Case, pipe: Any, latents: Any, device: torch.device) -> tuple[i
                 count += sum(1 for _ in to_frames(chunk))
         elif case.pipeline.startswith("HunyuanVideo15"):
             for chunk in iter_decode_hunyuan(vae, latents.to(vae.dtype) / vae.config.scaling_factor):
+                count += sum(1 for _ in to_frames(chunk))
+        elif case.pipeline.startswith("LTX2"):  # denormalized by the pipeline; no timestep conditioning
+            prepare_ltx_decode(vae)
+            for chunk in iter_decode_ltx(vae, latents.to(vae.dtype), None):
                 count += sum(1 for _ in to_frames(chunk))
         else:
             prepare_ltx_decode(vae)
@@ -426,9 +510,14 @@ def run_engine(name: str, options: list[str], args: argparse.Namespace) -> list[
     role = {
         "WanPipeline": "text", "WanImageToVideoPipeline": "first_last", "WanVACEPipeline": "references",
         "HunyuanVideo15Pipeline": "hunyuan_text",
+        "LTX2Pipeline": "ltx2" if case.guidance > 1.0 else "ltx2_distilled",
     }.get(case.pipeline, "fast")  # fmt: skip
     loaded = LoadedModel(Path(case.folder), pipe)
     embeds, encode_seconds = encode(case, pipe, device)
+    if case.encoder_to_host:
+        pipe.text_encoder.to("cpu")
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
     rows: list[Row] = []
     baseline: dict[str, Any] = {}
     ordered = [o for o in OPTIONS if o in options and o != "compile"] + (["compile"] if "compile" in options else [])
@@ -485,7 +574,7 @@ def run_option(
         else:
             notes.append("guidance 1 (PAB is off for separately guided runs)")
     if option == "distill" and case.pipeline.startswith("LTX"):
-        raise ValueError("LTX-Video distilled is already a distilled recipe")
+        raise ValueError("LTX runs its own distilled recipes (LTX-Video distilled, the distilled LTX-2 folder)")
     if option == "vae_tiling":
         pipe.vae.enable_tiling()
     if option == "compile":
@@ -568,9 +657,7 @@ def rss_mib() -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="tiny configs on the CPU (the test suite runs this)")
-    parser.add_argument(
-        "--engines", default="ti2v,flf2v,vace,ltx,a14b,hunyuan", help=f"comma-separated, from {', '.join(CASES)}"
-    )
+    parser.add_argument("--engines", default=",".join(CASES), help=f"comma-separated, from {', '.join(CASES)}")
     parser.add_argument("--options", default=",".join(o for o in OPTIONS if o != "compile"),
                         help=f"comma-separated, from {', '.join(OPTIONS)}")  # fmt: skip
     parser.add_argument("--steps", type=int, default=None, help="steps of a baseline row (default 4; tiny 2)")
@@ -585,7 +672,9 @@ def main(argv: list[str] | None = None) -> int:
     options = args.options.split(",")
     rows: list[Row] = []
     for name in args.engines.split(","):
-        wanted = [o for o in options if not (o == "distill" and name == "ltx")]
+        ltx, ltx2 = CASES[name].pipeline.startswith("LTX"), CASES[name].pipeline.startswith("LTX2")
+        # LTX runs its own distilled recipes; the step caches are off for LTX-2 (docs/engines.md).
+        wanted = [o for o in options if not (o == "distill" and ltx) and not (o in CACHES and ltx2)]
         rows.extend(run_engine(name, wanted, args))
     report: dict[str, Any] = {
         "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
@@ -597,13 +686,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.host_ram:
         report["host_ram_1080p_decode"] = host_ram_while_decoding(args)
     print(f"device {report['device']} ({report['dtype']}){' TINY configs' if args.tiny else ''}; random weights")
-    header = (f"{'engine':6} {'option':12} {'size':>15} {'s/step':>8} {'encode s':>8} {'decode s':>9} {'clip s':>8}"
+    header = (f"{'engine':14} {'option':12} {'size':>15} {'s/step':>8} {'encode s':>8} {'decode s':>9} {'clip s':>8}"
               f" {'peak GiB':>9} {'resv GiB':>9}")  # fmt: skip
     print(header)
     print("-" * len(header))
     for row in rows:
         size = f"{row.width}x{row.height}x{row.frames}"
-        print(f"{row.engine:6} {row.option:12} {size:>15} {row.step_seconds:8.3f} {row.encode_seconds:8.2f} "
+        print(f"{row.engine:14} {row.option:12} {size:>15} {row.step_seconds:8.3f} {row.encode_seconds:8.2f} "
               f"{row.decode_seconds:9.2f} {row.projected_clip_seconds:8.2f} {row.peak_gpu_gib:9.2f} "
               f"{row.peak_reserved_gib:9.2f}  {'; '.join(row.notes)}")  # fmt: skip
     if "host_ram_1080p_decode" in report:

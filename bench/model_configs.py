@@ -503,6 +503,196 @@ HUNYUAN15_UNVERIFIED = (
 
 
 # ----------------------------------------------------------------------------------------------------------------------
+# LTX-2 (Lightricks/LTX-2 and its distilled 19B folder): one transformer for the video and the audio latents
+# ----------------------------------------------------------------------------------------------------------------------
+
+#: diffusers' LTX-2 conversion script (``scripts/convert_ltx2_to_diffusers.py``, its "2.0" configs: transformer,
+#: connectors, video VAE, audio VAE, vocoder), which wrote the folder Lightricks publishes in diffusers format.
+CONVERT_LTX2 = "https://github.com/huggingface/diffusers/blob/main/scripts/convert_ltx2_to_diffusers.py"
+LTX2_MODEL_CARD = "https://huggingface.co/Lightricks/LTX-2"
+# The 19B joint transformer: 48 blocks of 32 x 128 video attention and 32 x 64 audio attention, Gemma's 3840-wide
+# features through the connectors, split RoPE in double precision.
+LTX2_TRANSFORMER: dict[str, Any] = {
+    "in_channels": 128,
+    "out_channels": 128,
+    "patch_size": 1,
+    "patch_size_t": 1,
+    "num_attention_heads": 32,
+    "attention_head_dim": 128,
+    "cross_attention_dim": 4096,
+    "vae_scale_factors": [8, 32, 32],
+    "pos_embed_max_pos": 20,
+    "base_height": 2048,
+    "base_width": 2048,
+    "audio_in_channels": 128,
+    "audio_out_channels": 128,
+    "audio_patch_size": 1,
+    "audio_patch_size_t": 1,
+    "audio_num_attention_heads": 32,
+    "audio_attention_head_dim": 64,
+    "audio_cross_attention_dim": 2048,
+    "audio_scale_factor": 4,
+    "audio_pos_embed_max_pos": 20,
+    "audio_sampling_rate": 16000,
+    "audio_hop_length": 160,
+    "num_layers": 48,
+    "activation_fn": "gelu-approximate",
+    "qk_norm": "rms_norm_across_heads",
+    "norm_elementwise_affine": False,
+    "norm_eps": 1e-6,
+    "caption_channels": 3840,
+    "attention_bias": True,
+    "attention_out_bias": True,
+    "rope_theta": 10000.0,
+    "rope_double_precision": True,
+    "causal_offset": 1,
+    "timestep_scale_multiplier": 1000,
+    "cross_attn_timestep_scale_multiplier": 1000,
+    "rope_type": "split",
+}
+# The text connectors: Gemma's 49 hidden states (48 layers + the embeddings) projected and refined, 128 learnable
+# registers per modality.
+LTX2_CONNECTORS: dict[str, Any] = {
+    "caption_channels": 3840,
+    "text_proj_in_factor": 49,
+    "video_connector_num_attention_heads": 30,
+    "video_connector_attention_head_dim": 128,
+    "video_connector_num_layers": 2,
+    "video_connector_num_learnable_registers": 128,
+    "audio_connector_num_attention_heads": 30,
+    "audio_connector_attention_head_dim": 128,
+    "audio_connector_num_layers": 2,
+    "audio_connector_num_learnable_registers": 128,
+    "connector_rope_base_seq_len": 4096,
+    "rope_theta": 10000.0,
+    "rope_double_precision": True,
+    "causal_temporal_positioning": False,
+    "rope_type": "split",
+}
+# The video VAE: 32x spatial, 8x temporal, no timestep conditioning, a non-causal decoder.
+LTX2_VAE: dict[str, Any] = {
+    "in_channels": 3,
+    "out_channels": 3,
+    "latent_channels": 128,
+    "block_out_channels": [256, 512, 1024, 2048],
+    "down_block_types": ["LTX2VideoDownBlock3D"] * 4,
+    "decoder_block_out_channels": [256, 512, 1024],
+    "layers_per_block": [4, 6, 6, 2, 2],
+    "decoder_layers_per_block": [5, 5, 5, 5],
+    "spatio_temporal_scaling": [True, True, True, True],
+    "decoder_spatio_temporal_scaling": [True, True, True],
+    "decoder_inject_noise": [False, False, False, False],
+    "downsample_type": ["spatial", "temporal", "spatiotemporal", "spatiotemporal"],
+    "upsample_residual": [True, True, True],
+    "upsample_factor": [2, 2, 2],
+    "timestep_conditioning": False,
+    "patch_size": 4,
+    "patch_size_t": 1,
+    "resnet_norm_eps": 1e-6,
+    "encoder_causal": True,
+    "decoder_causal": False,
+    "encoder_spatial_padding_mode": "zeros",
+    "decoder_spatial_padding_mode": "reflect",
+    "spatial_compression_ratio": 32,
+    "temporal_compression_ratio": 8,
+}
+# The audio VAE (a mel-spectrogram autoencoder, 16 kHz, hop 160, 64 mel bins, 8 latent channels) and the vocoder
+# (mel -> 24 kHz stereo waveform).
+LTX2_AUDIO_VAE: dict[str, Any] = {
+    "base_channels": 128,
+    "output_channels": 2,
+    "ch_mult": [1, 2, 4],
+    "num_res_blocks": 2,
+    "attn_resolutions": None,
+    "in_channels": 2,
+    "resolution": 256,
+    "latent_channels": 8,
+    "norm_type": "pixel",
+    "causality_axis": "height",
+    "dropout": 0.0,
+    "mid_block_add_attention": False,
+    "sample_rate": 16000,
+    "mel_hop_length": 160,
+    "is_causal": True,
+    "mel_bins": 64,
+    "double_z": True,
+}
+LTX2_VOCODER: dict[str, Any] = {
+    "in_channels": 128,
+    "hidden_channels": 1024,
+    "out_channels": 2,
+    "upsample_kernel_sizes": [16, 15, 8, 4, 4],
+    "upsample_factors": [6, 5, 2, 2, 2],
+    "resnet_kernel_sizes": [3, 7, 11],
+    "resnet_dilations": [[1, 3, 5], [1, 3, 5], [1, 3, 5]],
+    "leaky_relu_negative_slope": 0.1,
+    "output_sampling_rate": 24000,
+}
+# The reference scheduler's shift (LTXVScheduler: base 0.95, max 2.05, terminal 0.1) in diffusers' terms.
+LTX2_SCHEDULER: dict[str, Any] = {
+    "num_train_timesteps": 1000,
+    "use_dynamic_shifting": True,
+    "base_shift": 0.95,
+    "max_shift": 2.05,
+    "base_image_seq_len": 1024,
+    "max_image_seq_len": 4096,
+    "shift_terminal": 0.1,
+}
+# google/gemma-3-12b-it's config.json (Gemma3ForConditionalGeneration: the 48-layer 3840-wide text model and the
+# SigLIP 896 px vision tower), the text encoder the LTX-2 folder ships.
+GEMMA3_12B: dict[str, Any] = {
+    "text_config": {
+        "vocab_size": 262208,
+        "hidden_size": 3840,
+        "intermediate_size": 15360,
+        "num_hidden_layers": 48,
+        "num_attention_heads": 16,
+        "num_key_value_heads": 8,
+        "head_dim": 256,
+        "hidden_activation": "gelu_pytorch_tanh",
+        "max_position_embeddings": 131072,
+        "query_pre_attn_scalar": 256,
+        "rms_norm_eps": 1e-06,
+        "rope_theta": 1000000.0,
+        "rope_local_base_freq": 10000.0,
+        "rope_scaling": {"factor": 8.0, "rope_type": "linear"},
+        "sliding_window": 1024,
+    },
+    "vision_config": {
+        "hidden_size": 1152,
+        "intermediate_size": 4304,
+        "num_hidden_layers": 27,
+        "num_attention_heads": 16,
+        "image_size": 896,
+        "patch_size": 14,
+        "vision_use_head": False,
+    },
+    "mm_tokens_per_image": 256,
+    "boi_token_index": 255999,
+    "eoi_token_index": 256000,
+    "image_token_index": 262144,
+}
+LTX2_COMPONENTS: dict[str, tuple[str, str] | None] = {
+    "scheduler": ("diffusers", "FlowMatchEulerDiscreteScheduler"),
+    "text_encoder": ("transformers", "Gemma3ForConditionalGeneration"),
+    "tokenizer": ("transformers", "GemmaTokenizerFast"),
+    "connectors": ("diffusers", "LTX2TextConnectors"),
+    "transformer": ("diffusers", "LTX2VideoTransformer3DModel"),
+    "vae": ("diffusers", "AutoencoderKLLTX2Video"),
+    "audio_vae": ("diffusers", "AutoencoderKLLTX2Audio"),
+    "vocoder": ("diffusers", "LTX2Vocoder"),
+}
+LTX2_UNVERIFIED = (
+    "the folders' own config.json files were not read: the configs are the conversion script's \"2.0\" values"
+    " (a copy of scripts/convert_ltx2_to_diffusers.py), which agree with diffusers 0.42.1's class defaults but for"
+    " rope_type and the decoder's causality",
+    "scheduler: the reference LTXVScheduler's shift values (base 0.95, max 2.05, terminal 0.1) as diffusers"
+    " arguments; the folder's scheduler_config.json was not found",
+    "text_encoder: google/gemma-3-12b-it's config (the folder ships that model); vision_use_head as SigLIP in Gemma 3",
+)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
 # The published folders
 # ----------------------------------------------------------------------------------------------------------------------
 
@@ -710,6 +900,38 @@ FOLDERS: dict[str, PublishedFolder] = {
             "model_index.json records latent_upsampler as ['ltx', 'LTXLatentUpsamplerModel'], as diffusers 0.42.1 "
             "writes a class defined under diffusers.pipelines.ltx",
         ),
+    ),
+    "LTX-2": PublishedFolder(
+        repo_id="Lightricks/LTX-2",
+        pipeline_class="LTX2Pipeline",
+        components=LTX2_COMPONENTS,
+        configs={
+            "transformer": LTX2_TRANSFORMER,
+            "connectors": LTX2_CONNECTORS,
+            "vae": LTX2_VAE,
+            "audio_vae": LTX2_AUDIO_VAE,
+            "vocoder": LTX2_VOCODER,
+            "scheduler": LTX2_SCHEDULER,
+            "text_encoder": GEMMA3_12B,
+        },
+        sources=(CONVERT_LTX2, LTX2_MODEL_CARD),
+        unverified=LTX2_UNVERIFIED,
+    ),
+    "LTX-2-19b-distilled": PublishedFolder(
+        repo_id="rootonchair/LTX-2-19b-distilled",
+        pipeline_class="LTX2Pipeline",
+        components=LTX2_COMPONENTS,
+        configs={
+            "transformer": LTX2_TRANSFORMER,
+            "connectors": LTX2_CONNECTORS,
+            "vae": LTX2_VAE,
+            "audio_vae": LTX2_AUDIO_VAE,
+            "vocoder": LTX2_VOCODER,
+            "scheduler": LTX2_SCHEDULER,
+            "text_encoder": GEMMA3_12B,
+        },
+        sources=(CONVERT_LTX2, LTX2_MODEL_CARD),
+        unverified=(*LTX2_UNVERIFIED, "the distilled checkpoint is taken to share the full model's architecture"),
     ),
     "HunyuanVideo-1.5-Diffusers-720p_t2v": PublishedFolder(
         repo_id="hunyuanvideo-community/HunyuanVideo-1.5-Diffusers-720p_t2v",
