@@ -46,6 +46,9 @@ def ltx2_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     lora.mkdir(parents=True)
     write_stage2_lora(tiny_components()["transformer"], lora / "lora.safetensors", seed=5, audio=True)
     (lora / "lora.json").write_text(json.dumps({"trigger_words": ["watercolor"]}))
+    canny = models / "loras" / "LTX-2-19b-IC-LoRA-Canny-Control"
+    canny.mkdir(parents=True)
+    write_stage2_lora(tiny_components()["transformer"], canny / "ic.safetensors", seed=9)
     return models
 
 
@@ -110,6 +113,16 @@ def test_each_request_returns_the_exact_clip_with_its_sound(
     assert (audio.sample_rate, audio.channels) == (48_000, 2)
     assert abs(audio.duration - info.duration) <= 1 / info.fps, (audio.duration, info.duration)
     assert audio.peak > 0.0  # the model's waveform, not padding
+
+
+def test_a_camera_move_on_a_first_frame_is_steered_by_the_camera_render(server: LiveServer, tmp_path: Path) -> None:
+    body = render(server, inputs={"frameImages": [png(400, 300, 1)]}, providerSettings={
+        "pixverse": {"cameraMovement": "zoom_in"}})  # fmt: skip
+    assert "errors" not in body, body
+    (item,) = body["data"]
+    info = probe(download(item, tmp_path, "MP4"))
+    assert (info.width, info.height, info.frame_count) == (480, 360, 16)
+    assert "camera guide LTX-2-19b-IC-LoRA-Canny-Control" in server.log_tail(400)
 
 
 def test_pixverse_on_ltx2_is_silent_as_pixverse_is(server: LiveServer, tmp_path: Path) -> None:

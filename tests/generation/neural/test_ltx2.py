@@ -1,5 +1,8 @@
 """The LTX-2 engines on tiny real-class folders (loaded through the production code): text,
-keyframes and an effect LoRA give exactly the requested clip; the two-stage recipe runs both
+keyframes and an effect LoRA give exactly the requested clip; a camera movement loads its
+LTX-2 camera-control LoRA (a video-only LoRA counts as LTX-2's by its folder name), and with a
+first frame and the Canny IC-LoRA the preview engine's camera render steers stage 1 as a
+reference video; the two-stage recipe runs both
 stages (upsampling between them, the stage-2 LoRA on in stage 2 only); the sound is decoded
 into the soundtrack, of the clip's duration, only when one is asked for; a cancel in
 either stage stops there and never decodes; a folder missing a component's weights answers
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +28,11 @@ from cinefuse.media.audio import Soundtrack
 STEPS = 2
 #: A LoRA for the tiny LTX-2 transformer (it touches the audio attention: an LTX-2 LoRA).
 LORA = "inflate"
+#: Video-only LoRAs: one named as Lightricks publishes its camera LoRAs, one under a short name
+#: with no ``lora.json`` (so nothing says it is LTX-2's rather than LTX-Video's).
+DOLLY_IN = "LTX-2-19b-LoRA-Camera-Control-Dolly-In"
+DOLLY_OUT = "camera-dolly-out"
+CANNY = "LTX-2-19b-IC-LoRA-Canny-Control"
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +47,9 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     lora.mkdir(parents=True)
     write_stage2_lora(tiny_components()["transformer"], lora / "lora.safetensors", seed=5, audio=True)
     (lora / "lora.json").write_text(json.dumps({"trigger_words": ["watercolor"]}))
+    for seed, name in enumerate((DOLLY_IN, DOLLY_OUT, CANNY), start=7):
+        (root / "loras" / name).mkdir()
+        write_stage2_lora(tiny_components()["transformer"], root / "loras" / name / "w.safetensors", seed=seed)
     return root
 
 
@@ -108,6 +120,76 @@ def test_an_effect_lora_acts_in_both_stages_with_its_trigger_words(engine: Ltx2E
     assert [sorted(names) for names in engine.last_run["adapters"]] == [[LORA], sorted([LORA, STAGE_2_ADAPTER])]
     assert "watercolor" in engine.last_run["prompt"]
     assert len(inflated) == 9 and not all(np.array_equal(a, b) for a, b in zip(plain, inflated, strict=True))
+
+
+def test_a_camera_movement_loads_its_ltx2_camera_lora(engine: Ltx2Engine) -> None:
+    run(engine, request(width=64, height=64, num_frames=9, camera_movement="zoom_in"))
+    assert engine.last_run["loras"] == [DOLLY_IN]
+    assert engine.last_run["adapters"][0] == [DOLLY_IN] and "zooms in" in engine.last_run["prompt"]
+    # The short-named one has LTX-Video's keys and nothing naming LTX-2: phrasing only.
+    run(engine, request(width=64, height=64, num_frames=9, camera_movement="zoom_out"))
+    assert engine.last_run["loras"] == [] and "zooms out" in engine.last_run["prompt"]
+
+
+def test_a_first_frame_with_a_camera_move_is_steered_by_the_canny_edges_of_the_camera_render(
+    engine: Ltx2Engine, models: Path
+) -> None:
+    asked = request(width=64, height=64, num_frames=9, first_frame=picture(3), camera_movement="zoom_in")
+    tokens: list[int] = []
+
+    def count(module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
+        tokens.append(int(kwargs["hidden_states"].shape[1]))
+
+    run(engine, asked)  # loaded
+    transformer = next(m.modules()["transformer"] for m in engine.cache.loaded() if m.folder.name == "LTX-2")
+    handle = transformer.register_forward_pre_hook(count, with_kwargs=True)
+    try:
+        guided = run(engine, asked)
+        guided_tokens, tokens[:] = list(tokens), []
+        run(engine, replace(asked, camera_movement=None))
+    finally:
+        handle.remove()
+    # The reference video's tokens ride along with stage 1's (as many again: same size, same frames).
+    assert guided_tokens[0] == 2 * tokens[0] and guided_tokens[-1] == tokens[-1]
+    assert engine.last_run["guide"] is None
+    run(engine, asked)
+    assert engine.last_run["guide"] == CANNY
+    # Stage 1 with the IC-LoRA (and the move's camera LoRA), stage 2 refines without it.
+    (stage_1, stage_2) = [sorted(names) for names in engine.last_run["adapters"]]
+    assert stage_1 == sorted([CANNY, DOLLY_IN]) and CANNY not in stage_2
+    (w1, h1, _), _ = engine.last_run["stages"]
+    assert engine.last_run["reference"] == (w1, h1, engine.last_run["plan"].frames)
+    unguided_engine = Ltx2Engine(
+        settings_for(models, data_dir="/tmp/cinefuse-ltx2", steps={"ltx2": STEPS}, motion_guide_strength=0)
+    )
+    unguided = run(unguided_engine, asked)
+    assert unguided_engine.last_run["guide"] is None
+    assert len(guided) == len(unguided) == 9
+    assert not all(np.array_equal(a, b) for a, b in zip(guided, unguided, strict=True))
+    # Text alone has no first frame to render the camera path on: no guide.
+    run(engine, request(width=64, height=64, num_frames=9, camera_movement="zoom_in"))
+    assert engine.last_run["guide"] is None
+
+
+def test_canny_edges_are_white_on_black_where_the_picture_has_edges() -> None:
+    from cinefuse.generation.neural.ltx2 import canny
+
+    frame = np.zeros((32, 32, 3), np.uint8)
+    frame[:, 16:] = 255
+    edges = canny(frame)
+    assert edges.shape == (32, 32, 3) and set(np.unique(edges)) == {0, 255}
+    assert edges[:, 15:17].any() and not edges[:, :12].any() and not edges[:, 20:].any()
+
+
+def test_the_reference_downscale_factor_comes_from_the_ic_loras_metadata(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    from cinefuse.generation.neural.ltx2 import reference_downscale_factor
+
+    save_file({"a": torch.zeros(1)}, str(tmp_path / "plain.safetensors"))
+    save_file({"a": torch.zeros(1)}, str(tmp_path / "half.safetensors"), metadata={"reference_downscale_factor": "2"})
+    assert reference_downscale_factor(tmp_path / "plain.safetensors") == 1
+    assert reference_downscale_factor(tmp_path / "half.safetensors") == 2
 
 
 def test_the_sound_fills_the_soundtrack_with_the_clips_duration(engine: Ltx2Engine) -> None:

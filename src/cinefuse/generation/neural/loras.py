@@ -69,6 +69,8 @@ def _hunyuan_base(header: dict[str, Any]) -> LoraBase | None:
     return None
 
 
+#: A LoRA folder named for LTX-2 (``LTX-2-19b-LoRA-...``, ``ltx2-...``).
+_LTX2_NAME = re.compile(r"(?i)(?:^|[^a-z])ltx-?2(?![.\d])")
 #: Modules only LTX-2's joint audio and video transformer has.
 _LTX2_AUDIO = re.compile(r"[._](?:audio_attn1|audio_attn2|audio_to_video_attn|video_to_audio_attn|audio_ff)[._]")
 
@@ -156,7 +158,8 @@ def read_lora(folder: Path) -> LoraInfo | None:
     if not weight_name or not (folder / weight_name).is_file():
         return None
     roles = meta.get("roles")
-    family = meta.get("family")
+    # A video-only LTX-2 LoRA without ``family`` (Lightricks' camera LoRAs) says so in its name.
+    family = meta.get("family") or ("ltx2" if _LTX2_NAME.search(folder.name) else None)
     base = read_base(folder / weight_name, str(family) if family else None)
     # Without ``roles``, a LoRA whose base is known is offered to every role (the base then
     # decides); one whose base is unknown to the Wan roles, as before bases were read.

@@ -22,6 +22,13 @@ denoises video and audio latents together. The recipes, as diffusers' LTX-2 docs
   first of them, at guidance 1.0 (the full model with its stage-2 LoRA on). The audio latents
   of stage 1 go into stage 2 as they are. Without the upsampler: one pass at the full size.
 
+Camera: a first frame with a ``cameraMovement`` is steered, where ``loras/`` holds Lightricks'
+Canny IC-LoRA (``LTX-2-19b-IC-LoRA-Canny-Control``), by the preview engine's render of that
+camera path on the first frame: its Canny edges are a reference video
+(``LTX2InContextPipeline``'s reference conditions) in stage 1, the IC-LoRA on, at
+``CINEFUSE_MOTION_GUIDE_STRENGTH``; stage 2 refines without it, as the IC-LoRA recipe has it.
+Elsewhere the camera is phrasing and its camera-control LoRA (``prompting.CAMERA_LORAS``).
+
 Sound: the audio latents are decoded (audio VAE, then vocoder) before the first frame, into
 the request's ``Soundtrack`` when it has one (``CINEFUSE_SOUND``); without one, no audio is
 decoded. The video decodes in temporal tiles as LTX-Video's does (``decode.iter_decode_ltx``:
@@ -34,6 +41,7 @@ a group alone (``parallel.SHARDABLE``), as ``cinefuse doctor`` says.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -49,6 +57,8 @@ from cinefuse.generation.neural.weights import RoleWeights, find_role
 from cinefuse.generation.registry import Availability, EngineSpec, not_installed
 from cinefuse.media.frames import Frame
 from cinefuse.settings import Role, Settings
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from cinefuse.generation.neural.loaded import LoadedModel
@@ -71,6 +81,10 @@ STAGE_2_LORA = "ltx-2-19b-distilled-lora-384.safetensors"
 STAGE_2_ADAPTER = "ltx2-stage-2"
 UPSAMPLER = "latent_upsampler"
 MAX_SEQUENCE_LENGTH = 1024
+#: The Canny IC-LoRA that lets a camera render steer the clip, under its repository name or a short one.
+CANNY_IC_LORA = ("LTX-2-19b-IC-LoRA-Canny-Control", "ic-canny")
+#: Canny thresholds for the edge maps (OpenCV's, on 8-bit luma): the common 100 / 200.
+CANNY_THRESHOLDS = (100, 200)
 #: Off: one transformer pass per step (the distilled recipe, and every stage 2).
 SINGLE_PASS: dict[str, Any] = {
     "guidance_scale": 1.0, "stg_scale": 0.0, "modality_scale": 1.0, "audio_guidance_scale": 1.0,
@@ -89,6 +103,8 @@ class Stage:
     guidance: dict[str, Any]
     #: Stage 2 of the full model: its distilled LoRA on.
     stage_2_lora: bool = False
+    #: The camera guide's reference video and its IC-LoRA steer this stage.
+    guided: bool = False
 
 
 class Ltx2Engine:
@@ -135,6 +151,7 @@ class Ltx2Engine:
 
     def _frames(self, request: GenerationRequest, on_step: StepCallback) -> Iterator[Frame]:
         from diffusers.pipelines.ltx2 import LTX2ConditionPipeline
+        from diffusers.pipelines.ltx2.pipeline_ltx2_ic_lora import LTX2InContextPipeline
 
         from cinefuse.generation.neural import adapters, speed
         from cinefuse.generation.neural.parallel import is_follower, lockstep_group, preparing
@@ -159,6 +176,9 @@ class Ltx2Engine:
                     if (lora := pick_lora(self.cache.loras, names, weights.role, loaded.base))
                 ]
                 plan, stages = self._stages(request, pipe, distilled, two_stage)
+                guide = self._camera_guide(request, weights.role, loaded)
+                if guide is not None:
+                    stages[0] = replace(stages[0], guided=True)
                 latent_frames = (plan.frames - 1) // pipe.vae_temporal_compression_ratio + 1
         if idle:
             return
@@ -170,11 +190,16 @@ class Ltx2Engine:
         self.last_run = {
             "model": weights.role, "folder": loaded.folder.name, "plan": plan, "two_stage": two_stage,
             "stages": [(s.width, s.height, s.steps) for s in stages], "loras": [], "adapters": [],
-            "sound": request.soundtrack is not None,
+            "sound": request.soundtrack is not None, "guide": guide.name if guide is not None else None,
         }  # fmt: skip
         active = adapters.activate(loaded, weights.role, wanted)
         text = ", ".join([prompt.prompt, *(word for lora in active for word in lora.trigger_words)])
         self.last_run.update(prompt=text, loras=[lora.name for lora in active])
+        log.info(
+            "%s on %s: %dx%dx%d at %d fps in %s%s%s", self.name, loaded.folder.name, plan.width, plan.height,
+            plan.frames, plan.fps, " then ".join(f"{s.width}x{s.height} x {s.steps} steps" for s in stages),
+            f", camera guide {guide.name}" if guide is not None else "", ", with sound" if request.soundtrack else "",
+        )  # fmt: skip
         # Once for every stage: only stage 1 may use the negative prompt (guidance above 1).
         self.cache.use(loaded, "encode")
         with gpu_errors("encoding the prompt"):
@@ -192,6 +217,14 @@ class Ltx2Engine:
         for index, stage in enumerate(stages):
             if stage.stage_2_lora and stage_2 is not None:  # the effect LoRAs stay on beside it
                 adapters.activate(loaded, weights.role, [*active, stage_2])
+            reference: dict[str, Any] = {}
+            running = pipe
+            if stage.guided and guide is not None:
+                adapters.activate(loaded, weights.role, [*active, guide])
+                running = loaded.as_pipeline(LTX2InContextPipeline)
+                reference = self._reference(request, guide, stage, plan)
+            elif index > 0 and guide is not None and not stage.stage_2_lora:
+                adapters.activate(loaded, weights.role, active)  # stage 2 refines without the IC-LoRA
             self.last_run["adapters"].append(adapters.active_adapters(pipe) if loaded.loras else [])
             if index > 0:  # between the stages: the video latents upsampled 2x
                 assert upsampler is not None
@@ -205,7 +238,7 @@ class Ltx2Engine:
                 speed.run_cache(self.settings, loaded, pipe, weights.role, stage.steps, False),
                 gpu_errors(f"generating {stage.width}x{stage.height}x{plan.frames}"),
             ):
-                output = pipe(
+                output = running(
                     conditions=self._conditions(request, stage) or None,
                     prompt_embeds=embeds,
                     prompt_attention_mask=mask,
@@ -221,6 +254,7 @@ class Ltx2Engine:
                     **carried,
                     **stage.schedule,
                     **stage.guidance,
+                    **reference,
                 )
             bridge.raise_if_stopped()
             latents, audio_latents = output.frames, output.audio
@@ -276,6 +310,37 @@ class Ltx2Engine:
         if request.last_frame is not None:  # the last latent frame
             conditions.append(LTX2VideoCondition(frames=_pil(cover(request.last_frame, *size)), index=-1))
         return conditions
+
+    def _camera_guide(self, request: GenerationRequest, role: Role, loaded: LoadedModel) -> LoraInfo | None:
+        """The Canny IC-LoRA when the preview engine's camera render should steer this clip (a
+        first frame, a camera movement, a guide strength above 0, the IC-LoRA present), else None."""
+        if request.first_frame is None or request.camera_movement is None or self.settings.motion_guide_strength <= 0:
+            return None
+        return pick_lora(self.cache.loras, CANNY_IC_LORA, role, loaded.base)
+
+    def _reference(self, request: GenerationRequest, guide: LoraInfo, stage: Stage, plan: GridPlan) -> dict[str, Any]:
+        """The pipeline arguments of the camera guide: the Canny edges of the preview engine's
+        render of the camera path on the first frame, at the stage's size (or the IC-LoRA's
+        ``reference_downscale_factor`` below it), as a reference video at the guide strength."""
+        from diffusers.pipelines.ltx2.pipeline_ltx2_ic_lora import LTX2ReferenceCondition
+
+        from cinefuse.generation.preview import PreviewEngine
+
+        assert request.first_frame is not None and request.camera_movement is not None
+        factor = reference_downscale_factor(guide.path / guide.weight_name)
+        width, height = stage.width // factor, stage.height // factor
+        render = GenerationRequest(
+            prompt=request.prompt, width=width, height=height, fps=plan.fps, num_frames=plan.frames,
+            seed=request.seed, camera_movement=request.camera_movement, motion_mode=request.motion_mode,
+            first_frame=cover(request.first_frame, width, height),
+        )  # fmt: skip
+        edges = [_pil(canny(frame)) for frame in PreviewEngine().generate(render)]
+        self.last_run["reference"] = (width, height, len(edges))
+        strength = float(self.settings.motion_guide_strength)
+        return {
+            "reference_conditions": [LTX2ReferenceCondition(frames=edges, strength=strength)],
+            "reference_downscale_factor": factor,
+        }
 
     def _upsampler(self, loaded: LoadedModel) -> tuple[LoadedModel, Any] | None:
         """The folder's latent upsampler as a pipeline on the model's own VAE; None without
@@ -339,6 +404,29 @@ class Ltx2DistilledEngine(Ltx2Engine):
 
     def weights(self, request: GenerationRequest) -> RoleWeights:
         return find_role(self.settings, self.role)
+
+
+def canny(frame: Frame) -> Frame:
+    """The Canny edge map of ``frame`` (white edges on black, three channels): the control
+    images Lightricks' Canny IC-LoRA is trained on."""
+    import cv2
+    import numpy as np
+
+    edges = cv2.Canny(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY), *CANNY_THRESHOLDS)
+    return np.repeat(edges[:, :, None], 3, axis=2)
+
+
+def reference_downscale_factor(weights: Path) -> int:
+    """The reference video's downscale factor an IC-LoRA records in its safetensors metadata
+    (``reference_downscale_factor``; 1 without it)."""
+    from safetensors import safe_open
+
+    with safe_open(str(weights), "pt") as handle:
+        value = (handle.metadata() or {}).get("reference_downscale_factor", "1")
+    try:
+        return max(1, int(float(value)))
+    except ValueError:
+        return 1
 
 
 def two_stage_size(width: int, height: int) -> tuple[int, int]:

@@ -3,7 +3,9 @@
 * ``style``: a prompt template, plus the style's LoRA when ``loras/`` has one (``STYLE_LORAS``);
 * ``effect``: the effect's LoRA with its trigger words where one exists (``EFFECT_LORAS``:
   the Apache-2.0 Wan effect LoRAs), else a prompt template describing the effect;
-* ``cameraMovement``: camera phrasing (image-to-video also gets a motion guide: wan.py);
+* ``cameraMovement``: camera phrasing (image-to-video also gets a motion guide: wan.py), plus
+  the movement's camera-control LoRA where ``loras/`` has one that fits (``CAMERA_LORAS``:
+  Lightricks' LTX-2 camera LoRAs);
 * ``motionMode`` fast: motion phrasing (and more flow shift and guidance: the engines).
 
 docs/engines.md has the whole table. The templates wrap the user's prompt; they never
@@ -90,6 +92,29 @@ STYLE_LORAS: dict[str, tuple[str, ...]] = {
     "cyberpunk": ("cyberpunk", "wan-cyberpunk"),
 }
 
+
+#: Camera movements with a camera-control LoRA, looked for the same way: Lightricks' LTX-2 19B
+#: camera LoRAs (``Lightricks/LTX-2-19b-LoRA-Camera-Control-<Move>``, under their repository
+#: names or short ones), each the nearest of the seven published moves.
+def _camera(move: str) -> tuple[str, ...]:
+    return (f"LTX-2-19b-LoRA-Camera-Control-{move}", f"camera-{move.lower()}")
+
+
+CAMERA_LORAS: dict[str, tuple[str, ...]] = {
+    "zoom_in": _camera("Dolly-In"),
+    "smooth_zoom_in": _camera("Dolly-In"),
+    "quickly_zoom_in": _camera("Dolly-In"),
+    "zoom_out": _camera("Dolly-Out"),
+    "quickly_zoom_out": _camera("Dolly-Out"),
+    "super_dolly_out": _camera("Dolly-Out"),
+    "horizontal_left": _camera("Dolly-Left"),
+    "horizontal_right": _camera("Dolly-Right"),
+    "vertical_up": _camera("Jib-Up"),
+    "crane_up": _camera("Jib-Up"),
+    "vertical_down": _camera("Jib-Down"),
+    "fix_bg": _camera("Static"),
+}
+
 FAST_MOTION_PHRASE = "fast, dynamic, energetic motion"
 #: Wan's published default negative prompt (``sample_neg_prompt`` in Wan2.1's and Wan2.2's
 #: ``wan/configs/shared_config.py``), in the Chinese it was trained and evaluated with; the
@@ -108,7 +133,7 @@ LTX_NEGATIVE = "worst quality, inconsistent motion, blurry, jittery, distorted"
 class PromptPlan:
     prompt: str
     negative_prompt: str
-    #: LoRA folder names wanted (effect, then style), each with the trigger words to add.
+    #: LoRA folder names wanted (effect, then style, then camera), each with the trigger words to add.
     lora_candidates: tuple[tuple[str, ...], ...]
 
 
@@ -129,5 +154,7 @@ def plan_prompt(request: GenerationRequest, default_negative: str) -> PromptPlan
         wanted.append(EFFECT_LORAS[request.effect])
     if request.style in STYLE_LORAS:
         wanted.append(STYLE_LORAS[request.style])
+    if request.camera_movement in CAMERA_LORAS:
+        wanted.append(CAMERA_LORAS[request.camera_movement])
     negative = request.negative_prompt.strip() if request.negative_prompt else default_negative
     return PromptPlan(prompt, negative, tuple(wanted))
