@@ -21,6 +21,15 @@ in bfloat16 with ``save_pretrained(safe_serialization=True)`` under the publishe
 names, with ``model_index.json`` class names as published (``T5TokenizerFast`` / ``T5Tokenizer``,
 ``CLIPImageProcessor``). ``ltxv-spatial-upscaler-0.9.8`` links its ``vae/`` to the LTX folder's.
 
+The newer engines' folders build on request (``--folders LTX-2,HunyuanVideo-1.5-Diffusers-720p_t2v,
+HunyuanVideo-1.5-Diffusers-720p_i2v``, roles ``ltx2``, ``hunyuan_text``, ``hunyuan_image``): LTX-2's 19B
+transformer and its text connectors cut to the depth, Gemma 3 12B to one layer (the connectors then
+take two hidden states, published 49), its video VAE, audio VAE and vocoder whole, and the clip's
+sound decoded and checked; HunyuanVideo 1.5's 8.3B transformer cut likewise, ByT5 and SigLIP to one
+layer, Qwen2.5-VL 7B to three (the pipeline reads its third hidden state from the end), its VAE whole.
+They are not in ``DEFAULT_FOLDERS``: LTX-2's role peaks near 17 GB of host RAM, more than the
+suite can give one test beside its parallel workers.
+
 Each role then runs in its own subprocess through ``Settings``, ``WanEngine`` / ``LtxEngine`` and
 ``engine.generate`` exactly as a worker runs it, on a small grid (96x64, 9 frames at 24 fps by
 default; ``DEFAULT_SIZE`` says why). ``fast`` finds the upsampler folder and so runs the engine's two-stage recipe; the
@@ -38,6 +47,7 @@ exits non-zero if any row failed.
     python bench/full_width.py --roles fast --options baseline,vae_tiling
     python bench/full_width.py --build-only /data/fw             # build the folders, keep them
     python bench/full_width.py --models /data/fw --options cache=first_block,offload=group
+    python bench/full_width.py --folders LTX-2 --roles ltx2
 
 Prints a table and writes JSON (``--json``, default ``bench/results/full_width.json``).
 """
@@ -70,7 +80,7 @@ ROLES = ("text", "first_frame", "first_last", "references", "fast")
 #: ``upscaler`` alone: ``ltxv-spatial-upscaler-0.9.8`` loaded with diffusers' own ``LTXLatentUpsamplePipeline``,
 #: upsampling random latents (the fast role runs it through the engine whenever the folder is present);
 #: ``last_frame`` and ``camera_guide``: the other request shapes the Wan roles take (``ROLE_SPECS``).
-EXTRA_ROLES = ("upscaler", "last_frame", "camera_guide")
+EXTRA_ROLES = ("upscaler", "last_frame", "camera_guide", "ltx2", "hunyuan_text", "hunyuan_image")
 OPTIONS: dict[str, dict[str, Any]] = {
     "baseline": {},
     "cache=first_block": {"cache": "first_block"},
@@ -96,6 +106,7 @@ OPTION_SIZES: dict[str, tuple[int, int]] = {"vae_tiling": (416, 96)}
 #: skip), the distilled 8-step timestep list for LTX (one block over a few hundred tokens: cheap).
 DEFAULT_STEPS = {
     "text": 2, "first_frame": 2, "first_last": 2, "references": 2, "fast": 8, "last_frame": 2, "camera_guide": 2,
+    "ltx2": 2, "hunyuan_text": 2, "hunyuan_image": 2,
 }  # fmt: skip
 PROMPT = "a red fox runs over the river at sunset, cinematic"
 #: Seconds per folder, written next to the folders by ``--build-only``.
@@ -133,6 +144,11 @@ ROLE_SPECS: dict[str, RoleSpec] = {
     # first frame with a camera movement (steered by the preview engine's render through VACE's control video).
     "last_frame": RoleSpec("wan", "Wan2.2-TI2V-5B-Diffusers", ("last_frame",), "first_frame"),
     "camera_guide": RoleSpec("wan", "Wan2.1-VACE-14B-diffusers", ("first_frame",), "references", "zoom_in"),
+    # The newer engines, built on request (``--folders LTX-2,...``; not in DEFAULT_FOLDERS: the suite's CPU time).
+    # LTX-2 runs keyframes (a first and a last frame) with its sound, in one pass (the folder has no upsampler).
+    "ltx2": RoleSpec("ltx2", "LTX-2", ("first_frame", "last_frame"), "ltx2"),
+    "hunyuan_text": RoleSpec("hunyuan", "HunyuanVideo-1.5-Diffusers-720p_t2v", (), "hunyuan_text"),
+    "hunyuan_image": RoleSpec("hunyuan", "HunyuanVideo-1.5-Diffusers-720p_i2v", ("first_frame",), "hunyuan_image"),
 }
 DEFAULT_FOLDERS = (
     "Wan2.2-TI2V-5B-Diffusers",
@@ -419,6 +435,171 @@ def build_ltx_upscaler(root: Path, depth: Depth, dtype: Any, seed: int) -> Path:
     return folder
 
 
+def _word_tokenizer(model_max_length: int) -> Any:
+    """A WordLevel tokenizer over ``WORDS`` (Gemma's layout: pad 0, eos 1, unk 2, bos 3): the
+    cut vocabulary of LTX-2's Gemma, saved as ``PreTrainedTokenizerFast``."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {token: index for index, token in enumerate([*SPECIALS, "<bos>"])}
+    for word in WORDS:
+        vocab.setdefault(word, len(vocab))
+    tokenizer = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tokenizer.normalizer = normalizers.Lowercase()
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>", unk_token="<unk>", bos_token="<bos>",
+        model_max_length=model_max_length,
+    )  # fmt: skip
+
+
+#: LTX-2's prompt length here: the connectors' 128 learnable registers tile the padded prompt (the published
+#: tokenizer takes 1024).
+LTX2_TEXT_TOKENS = 128
+
+
+def build_ltx2(root: Path, depth: Depth, dtype: Any, seed: int) -> Path:
+    """``LTX-2`` at full width: the 19B transformer and the connectors cut to ``depth``; Gemma 3
+    with ``depth.encoder_layers`` layers (so the connectors take ``layers + 1`` hidden states,
+    published 49) and the cut vocabulary; both VAEs and the vocoder whole. No latent upsampler."""
+    import diffusers
+    from diffusers.pipelines.ltx2 import LTX2TextConnectors
+    from diffusers.pipelines.ltx2.vocoder import LTX2Vocoder
+    from transformers import Gemma3Config, Gemma3ForConditionalGeneration
+
+    name = "LTX-2"
+    layers = depth.encoder_layers
+    gemma = mc.GEMMA3_12B
+    config = Gemma3Config(**{
+        **gemma,
+        "text_config": {**gemma["text_config"], "num_hidden_layers": layers, "vocab_size": TEXT_VOCAB_SIZE},
+        "vision_config": {**gemma["vision_config"], "num_hidden_layers": layers},
+        # the special image tokens inside the cut vocabulary
+        "image_token_index": TEXT_VOCAB_SIZE - 1, "boi_token_index": TEXT_VOCAB_SIZE - 2,
+        "eoi_token_index": TEXT_VOCAB_SIZE - 3,
+    })  # fmt: skip
+    with _empty_weights():
+        text_encoder = Gemma3ForConditionalGeneration(config)
+    connectors = {
+        **mc.LTX2_CONNECTORS, "text_proj_in_factor": layers + 1,
+        "video_connector_num_layers": layers, "audio_connector_num_layers": layers,
+    }  # fmt: skip
+    pipe = diffusers.LTX2Pipeline(
+        scheduler=_scheduler("FlowMatchEulerDiscreteScheduler", mc.LTX2_SCHEDULER),
+        vae=_build(diffusers.AutoencoderKLLTX2Video, mc.LTX2_VAE, dtype, seed),
+        audio_vae=_build(diffusers.AutoencoderKLLTX2Audio, mc.LTX2_AUDIO_VAE, dtype, seed),
+        text_encoder=materialize(text_encoder, dtype, seed),
+        tokenizer=_word_tokenizer(LTX2_TEXT_TOKENS),
+        connectors=_build(LTX2TextConnectors, connectors, dtype, seed),
+        transformer=_build(
+            diffusers.LTX2VideoTransformer3DModel, {**mc.LTX2_TRANSFORMER, "num_layers": depth.blocks}, dtype, seed
+        ),
+        vocoder=_build(LTX2Vocoder, mc.LTX2_VOCODER, dtype, seed),
+    )
+    folder = root / name
+    if folder.exists():
+        shutil.rmtree(folder)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    _rewrite_json(folder / "model_index.json", {"tokenizer": ["transformers", "PreTrainedTokenizerFast"]})
+    return folder
+
+
+def _qwen_tokenizer() -> Any:
+    """Qwen's byte-level BPE with no merges (each byte a token), its special tokens and chat
+    markup: the cut vocabulary of HunyuanVideo 1.5's Qwen2.5-VL."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import Qwen2Tokenizer
+
+    vocab = {char: index for index, char in enumerate(sorted(pre_tokenizers.ByteLevel.alphabet()))}
+    for token in ("<|endoftext|>", "<|im_start|>", "<|im_end|>"):
+        vocab[token] = len(vocab)
+    bpe = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    tokenizer = Qwen2Tokenizer(
+        tokenizer_object=bpe, pad_token="<|endoftext|>", eos_token="<|im_end|>", unk_token=None, bos_token=None
+    )
+    tokenizer.chat_template = (
+        "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+        "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    )
+    return tokenizer
+
+
+def _build_hunyuan(root: Path, name: str, depth: Depth, dtype: Any, seed: int) -> Path:
+    """A HunyuanVideo 1.5 720p folder at full width: the 8.3B transformer cut to ``depth`` (one
+    refiner block), ByT5's encoder with ``depth.encoder_layers`` layers and Qwen2.5-VL 7B's text
+    model with three at least (its vocabulary cut to bytes), SigLIP likewise for image to video,
+    the VAE whole."""
+    import diffusers
+    from transformers import (
+        ByT5Tokenizer,
+        Qwen2_5_VLTextConfig,
+        Qwen2_5_VLTextModel,
+        SiglipImageProcessor,
+        SiglipVisionConfig,
+        SiglipVisionModel,
+        T5Config,
+        T5EncoderModel,
+    )
+
+    spec = mc.FOLDERS[name]
+    image = "image_encoder" in spec.components
+    layers = depth.encoder_layers
+    # The pipeline reads Qwen's third hidden state from the end (``num_hidden_layers_to_skip`` 2):
+    # three layers at least (published: 28).
+    qwen_layers = max(layers, 3)
+    tokenizer = _qwen_tokenizer()
+    vocab = len(tokenizer)
+    qwen = Qwen2_5_VLTextConfig(**{
+        **mc.QWEN25_VL_7B_TEXT, "num_hidden_layers": qwen_layers, "vocab_size": vocab,
+        "bos_token_id": None, "eos_token_id": vocab - 1, "pad_token_id": vocab - 3,
+    })  # fmt: skip
+    byt5 = T5Config(**{**mc.BYT5_GLYPH, "num_layers": layers, "is_encoder_decoder": False, "use_cache": False})
+    with _empty_weights():
+        text_encoder, text_encoder_2 = Qwen2_5_VLTextModel(qwen), T5EncoderModel(byt5)
+    transformer = {**spec.configs["transformer"], "num_layers": depth.blocks, "num_refiner_layers": 1}
+    parts: dict[str, Any] = {
+        "transformer": _build(diffusers.HunyuanVideo15Transformer3DModel, transformer, dtype, seed),
+        "vae": _build(diffusers.AutoencoderKLHunyuanVideo15, mc.HUNYUAN15_VAE, dtype, seed),
+        "text_encoder": materialize(text_encoder, dtype, seed),
+        "tokenizer": tokenizer,
+        "text_encoder_2": materialize(text_encoder_2, dtype, seed),
+        "tokenizer_2": ByT5Tokenizer(),
+        "scheduler": _scheduler("FlowMatchEulerDiscreteScheduler", spec.configs["scheduler"]),
+        "guider": diffusers.ClassifierFreeGuidance(**spec.configs["guider"]),
+    }
+    if image:
+        with _empty_weights():
+            siglip = SiglipVisionModel(SiglipVisionConfig(**{**mc.SIGLIP_SO400M, "num_hidden_layers": layers}))
+        parts["image_encoder"] = materialize(siglip, dtype, seed)
+        size = mc.SIGLIP_SO400M["image_size"]
+        parts["feature_extractor"] = SiglipImageProcessor(size={"height": size, "width": size})
+        pipe = diffusers.HunyuanVideo15ImageToVideoPipeline(**parts)
+    else:
+        pipe = diffusers.HunyuanVideo15Pipeline(**parts)
+    folder = root / name
+    if folder.exists():
+        shutil.rmtree(folder)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    names: dict[str, Any] = {"tokenizer": ["transformers", "Qwen2TokenizerFast"]}
+    if image:
+        names["feature_extractor"] = ["transformers", "SiglipImageProcessor"]
+        _rewrite_json(
+            folder / "feature_extractor" / "preprocessor_config.json", {"image_processor_type": "SiglipImageProcessor"}
+        )
+    _rewrite_json(folder / "model_index.json", names)
+    return folder
+
+
+def build_hunyuan_t2v(root: Path, depth: Depth, dtype: Any, seed: int) -> Path:
+    return _build_hunyuan(root, "HunyuanVideo-1.5-Diffusers-720p_t2v", depth, dtype, seed)
+
+
+def build_hunyuan_i2v(root: Path, depth: Depth, dtype: Any, seed: int) -> Path:
+    return _build_hunyuan(root, "HunyuanVideo-1.5-Diffusers-720p_i2v", depth, dtype, seed)
+
+
 BUILDERS: dict[str, Callable[[Path, Depth, Any, int], Path]] = {
     "Wan2.2-TI2V-5B-Diffusers": build_wan22_ti2v,
     "Wan2.1-FLF2V-14B-720P-diffusers": build_wan21_flf2v,
@@ -426,6 +607,9 @@ BUILDERS: dict[str, Callable[[Path, Depth, Any, int], Path]] = {
     "Wan2.1-VACE-1.3B-diffusers": build_wan21_vace_1_3b,
     "LTX-Video-0.9.8-13B-distilled": build_ltx_distilled,
     "ltxv-spatial-upscaler-0.9.8": build_ltx_upscaler,
+    "LTX-2": build_ltx2,
+    "HunyuanVideo-1.5-Diffusers-720p_t2v": build_hunyuan_t2v,
+    "HunyuanVideo-1.5-Diffusers-720p_i2v": build_hunyuan_i2v,
 }
 
 
@@ -544,6 +728,7 @@ def _image(seed: int, width: int, height: int) -> Any:
 
 def _request(role: str, width: int, height: int, num_frames: int, fps: int) -> Any:
     from cinefuse.generation.base import GenerationRequest
+    from cinefuse.media.audio import Soundtrack
 
     images: dict[str, Any] = {}
     for kind in ROLE_SPECS[role].images:
@@ -560,6 +745,8 @@ def _request(role: str, width: int, height: int, num_frames: int, fps: int) -> A
         num_frames=num_frames,
         seed=0,
         camera_movement=camera,
+        # LTX-2 makes the clip's sound too: decoded through the audio VAE and the vocoder at full width.
+        soundtrack=Soundtrack() if ROLE_SPECS[role].engine == "ltx2" else None,
         **images,
     )
 
@@ -612,6 +799,14 @@ def run_role(args: argparse.Namespace) -> Row:
         from cinefuse.generation.neural.ltx import LtxEngine
 
         engine: Any = LtxEngine(settings)
+    elif ROLE_SPECS[args.role].engine == "ltx2":
+        from cinefuse.generation.neural.ltx2 import Ltx2Engine
+
+        engine = Ltx2Engine(settings)
+    elif ROLE_SPECS[args.role].engine == "hunyuan":
+        from cinefuse.generation.neural.hunyuan import HunyuanEngine
+
+        engine = HunyuanEngine(settings)
     else:
         from cinefuse.generation.neural.wan import WanEngine
 
@@ -669,6 +864,12 @@ def run_role(args: argparse.Namespace) -> Row:
             problems.append(f"every pixel is {row.pixel_min}: no finite output")
     if row.frames != args.frames:
         problems.append(f"{row.frames} frames, expected {args.frames}")
+    if request.soundtrack is not None:
+        audio = request.soundtrack.audio
+        if audio is None or not np.isfinite(audio.samples).all():
+            problems.append("no finite sound in the soundtrack")
+        else:
+            row.notes.append(f"sound: {audio.samples.shape[0]} channels, {audio.duration:.3f} s at {audio.rate} Hz")
     if not marks or marks[-1][0] != marks[-1][1]:
         problems.append(f"on_step ended at {marks[-1][:2] if marks else None}, not at its total")
     if problems:
