@@ -11,6 +11,7 @@ for bad input").
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -485,6 +486,15 @@ HTTP_SETTINGS = settings(
 )
 
 
+def wire_bytes(value: Any) -> bytes:
+    """``value`` as a client would send it: orjson's bytes, or the standard library's where a
+    leaf is an integer past 64 bits (``seed`` 2**64), which orjson will not write."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value).encode()
+
+
 @HTTP_SETTINGS
 @given(body=st.binary(max_size=64))
 def test_http_random_bytes(client: TestClient, body: bytes) -> None:
@@ -494,7 +504,7 @@ def test_http_random_bytes(client: TestClient, body: bytes) -> None:
 @HTTP_SETTINGS
 @given(value=WIRE["anything"])
 def test_http_random_json(client: TestClient, value: Any) -> None:
-    envelope = post(client, orjson.dumps(value))
+    envelope = post(client, wire_bytes(value))
     if isinstance(value, list) and value:
         check_task_labels(value, envelope)
 
@@ -508,7 +518,7 @@ def test_http_arrays_of_mutated_tasks(client: TestClient, tasks: list[Any], auth
     headers: dict[str, str] = AUTH if auth == "bearer" else {}
     if auth == "task":
         tasks = [{"taskType": "authentication", "apiKey": API_KEY}, *tasks]
-    envelope = post(client, orjson.dumps(tasks), headers)
+    envelope = post(client, wire_bytes(tasks), headers)
     check_task_labels(tasks, envelope)
 
 
@@ -545,6 +555,13 @@ def test_http_regressions_are_client_errors(client: TestClient, task: dict[str, 
     envelope = post(client, orjson.dumps([task]))
     [error] = envelope["errors"]
     assert error["taskUUID"] == task["taskUUID"] and error["taskType"] == task["taskType"]
+
+
+def test_http_an_integer_past_64_bits_is_refused_naming_its_parameter_and_task(client: TestClient) -> None:
+    task = _video(seed=2**64)
+    envelope = post(client, wire_bytes([task]))
+    [error] = envelope["errors"]
+    assert (error["code"], error["parameter"], error["taskUUID"]) == ("invalidSeed", "seed", task["taskUUID"]), error
 
 
 def test_http_deeply_nested_image_object_is_a_client_error(client: TestClient) -> None:
