@@ -54,3 +54,17 @@ def wait_done(base_url: str, api_key: str, task_uuid: str, timeout: float = 120.
         if time.monotonic() > deadline:
             raise TimeoutError(f"task {task_uuid} still processing after {timeout}s: {body}")
         time.sleep(POLL_INTERVAL_S)
+
+
+def cancel_at(base_url: str, api_key: str, task_uuid: str, progress: int, timeout: float = 300.0) -> dict[str, Any]:
+    """Wait until the task is ``processing`` at ``progress`` percent or more (or ``timeout``
+    passes), cancel it, and return the getResponse body once it has ended. Polls every 50 ms:
+    a tiny model's steps are quick, and the cancel must land within the stretch a test aims at."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        items = poll(base_url, api_key, task_uuid)["data"]
+        if items and items[0]["status"] == "processing" and items[0]["progress"] >= progress:
+            break
+        time.sleep(0.05)
+    post(base_url, api_key, [{"taskType": "cancelTask", "taskUUID": task_uuid}])
+    return wait_done(base_url, api_key, task_uuid, timeout=120)

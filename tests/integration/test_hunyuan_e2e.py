@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 import pytest
 
 from cinefuse.media.probe import probe
-from tests.integration.client import poll, post, wait_done
+from tests.integration.client import cancel_at, post, wait_done
 from tests.integration.conftest import LiveServer, start_live_server
 from tests.integration.test_neural_e2e import download, neural_task, png, server_env
 
@@ -117,14 +116,7 @@ def test_a_cancel_stops_before_the_decode(hunyuan_models: Path, tmp_path_factory
     try:
         task = neural_task(model=MODEL, width=360, height=360)
         assert post(live.base_url, live.api_key, [task]).status_code == 200
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            items = poll(live.base_url, live.api_key, task["taskUUID"])["data"]
-            if items and items[0]["status"] == "processing" and items[0]["progress"] >= 5:
-                break
-            time.sleep(0.05)
-        post(live.base_url, live.api_key, [{"taskType": "cancelTask", "taskUUID": task["taskUUID"]}])
-        body = wait_done(live.base_url, live.api_key, task["taskUUID"], timeout=120)
+        body = cancel_at(live.base_url, live.api_key, task["taskUUID"], progress=5)
         assert [(i["status"], i["code"]) for i in body["errors"]] == [("error", "taskCancelled")]
         stop = re.search(r"stopped \(cancelled\) at step (\d+) of (\d+)", live.log_tail(400))
         assert stop is not None and int(stop.group(1)) < 200  # the denoising: the decode never ran
