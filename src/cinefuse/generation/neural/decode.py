@@ -70,6 +70,24 @@ def iter_decode_wan(vae: Any, z: Tensor) -> Iterator[Tensor]:
         yield out.clamp_(-1.0, 1.0)
 
 
+def blend_tiles(vae: Any, rows: list[list[Tensor]], blend: tuple[int, int], keep: tuple[int, int]) -> Tensor:
+    """One decoded frame chunk from its grid of pixel tiles, as the diffusers VAEs'
+    ``tiled_decode`` joins them: each tile blended into the one above (``blend[0]`` rows) and
+    the one to its left (``blend[1]`` columns) with the VAE's ``blend_v`` / ``blend_h``, in
+    that order (the blends write into the tiles), then cut to ``keep`` and concatenated."""
+    result_rows = []
+    for i, row in enumerate(rows):
+        result_row = []
+        for j, tile in enumerate(row):
+            if i > 0:
+                tile = vae.blend_v(rows[i - 1][j], tile, blend[0])
+            if j > 0:
+                tile = vae.blend_h(row[j - 1], tile, blend[1])
+            result_row.append(tile[:, :, :, : keep[0], : keep[1]])
+        result_rows.append(torch.cat(result_row, dim=-1))
+    return torch.cat(result_rows, dim=-2)
+
+
 def _iter_decode_wan_tiled(vae: Any, z: Tensor) -> Iterator[Tensor]:
     """``AutoencoderKLWan.tiled_decode`` one latent frame at a time (its loops, in its order:
     the blends write into the tiles in place, so the order is part of the result)."""
@@ -100,17 +118,7 @@ def _iter_decode_wan_tiled(vae: Any, z: Tensor) -> Iterator[Tensor]:
                 tile = vae.post_quant_conv(z[:, :, k : k + 1, i : i + tile_h, j : j + tile_w])
                 row.append(vae.decoder(tile, feat_cache=caches[(i, j)], feat_idx=[0], first_chunk=(k == 0)))
             rows.append(row)
-        result_rows = []
-        for i, row in enumerate(rows):
-            result_row = []
-            for j, tile in enumerate(row):
-                if i > 0:
-                    tile = vae.blend_v(rows[i - 1][j], tile, blend_h)
-                if j > 0:
-                    tile = vae.blend_h(row[j - 1], tile, blend_w)
-                result_row.append(tile[:, :, :, :out_stride_h, :out_stride_w])
-            result_rows.append(torch.cat(result_row, dim=-1))
-        out = torch.cat(result_rows, dim=3)[:, :, :, :sample_h, :sample_w]
+        out = blend_tiles(vae, rows, (blend_h, blend_w), (out_stride_h, out_stride_w))[:, :, :, :sample_h, :sample_w]
         if patch is not None:
             out = unpatchify(out, patch_size=patch)
         yield out.clamp_(-1.0, 1.0)
@@ -307,17 +315,7 @@ def _iter_decode_hunyuan_tiled(vae: Any, z: Tensor) -> Iterator[Tensor]:
             ]
             for i in origins_h
         ]
-        result_rows = []
-        for i, row in enumerate(rows):
-            result_row = []
-            for j, tile in enumerate(row):
-                if i > 0:
-                    tile = vae.blend_v(rows[i - 1][j], tile, blend_h)
-                if j > 0:
-                    tile = vae.blend_h(row[j - 1], tile, blend_w)
-                result_row.append(tile[:, :, :, :limit_h, :limit_w])
-            result_rows.append(torch.cat(result_row, dim=-1))
-        yield torch.cat(result_rows, dim=-2)
+        yield blend_tiles(vae, rows, (blend_h, blend_w), (limit_h, limit_w))
 
 
 def to_frames(chunk: Tensor) -> Iterator[Frame]:
